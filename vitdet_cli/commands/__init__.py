@@ -1,0 +1,9 @@
+"""One module per subcommand. Modules with an ``app`` are command groups."""
+
+from vitdet_cli.commands import config, env_check
+
+# (name, module): each module exposes `command` (a function) or `app` (a typer group).
+COMMANDS = [
+    ("env-check", env_check),
+    ("config", config),
+]

@@ -1,0 +1,27 @@
+"""Options shared by several commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from vitdet_cli.report.console import MODE
+
+JsonOption = typer.Option(False, "--json", help="Print one JSON object on stdout.")
+SetOption = typer.Option(
+    None, "--set", help="Override a config field: --set train.lr=2e-4 (repeatable)."
+)
+
+
+def use_json(flag: bool) -> None:
+    """Let ``--json`` work after the subcommand as well as before it."""
+    if flag:
+        MODE.json = True
+
+
+def load(config: Optional[Path], overrides: Optional[List[str]]):
+    from vitdet_cli.config import load_config
+
+    return load_config(config, overrides or [])

@@ -1,0 +1,158 @@
+"""Load an ExperimentConfig from YAML with ``--set a.b=c`` overrides and readable errors."""
+
+from __future__ import annotations
+
+import difflib
+import typing
+from pathlib import Path
+from typing import Any, Iterable, Optional
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from vitdet_cli.config.schema import ExperimentConfig
+from vitdet_cli.errors import ConfigError
+
+
+def read_yaml(path: Path) -> dict:
+    """Read a YAML mapping, turning every failure into a :class:`ConfigError` naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(
+            f"config file not found: {path}",
+            hint="check the path; shipped configs live in configs/ (ls configs/)",
+            code="config_not_found",
+        )
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err)
+        raise ConfigError(
+            f"{path}: invalid YAML{where}: {problem}",
+            hint="fix the YAML syntax (indentation, ':' after keys, quotes)",
+            code="config_yaml",
+        ) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file", hint="pass a YAML config", code="config_yaml")
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path}: the top level must be a mapping of sections, got {type(data).__name__}",
+            hint="start the file with keys such as 'name:', 'model:', 'train:'",
+            code="config_yaml",
+        )
+    return data
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``"train.lr=2e-4"`` → (["train", "lr"], "2e-4"); the value is parsed as YAML."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip() or any(not p for p in key.strip().split(".")):
+        raise ConfigError(
+            f"--set {text!r}: expected KEY=VALUE with a dotted key, e.g. train.lr=2e-4",
+            hint="quote the whole pair if the value has spaces: --set 'data.root=/my data'",
+            code="bad_override",
+        )
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else raw
+    except yaml.YAMLError:
+        value = raw
+    return key.strip().split("."), value
+
+
+def apply_overrides(data: dict, overrides: Iterable[str]) -> dict:
+    """Apply dotted overrides to a raw config mapping (before validation)."""
+    for text in overrides:
+        path, value = parse_override(text)
+        node = data
+        for i, part in enumerate(path[:-1]):
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                dotted = ".".join(path[: i + 1])
+                raise ConfigError(
+                    f"--set {text}: '{dotted}' is a value, not a section",
+                    hint=f"set '{dotted}' itself, e.g. --set {dotted}=...",
+                    code="bad_override",
+                )
+            node = child
+        node[path[-1]] = value
+    return data
+
+
+def _submodel(annotation: Any) -> Optional[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _submodel(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _fields_at(model: type[BaseModel], loc: tuple) -> list[str]:
+    """Field names of the section at ``loc`` (empty if it is not a section)."""
+    current: Optional[type[BaseModel]] = model
+    for part in loc:
+        if current is None or not isinstance(part, str) or part not in current.model_fields:
+            return []
+        current = _submodel(current.model_fields[part].annotation)
+    return list(current.model_fields) if current is not None else []
+
+
+def _source(loc: tuple, overrides: list[str], file: Optional[Path]) -> str:
+    dotted = ".".join(str(p) for p in loc)
+    for text in reversed(overrides):
+        key = text.partition("=")[0].strip()
+        if dotted == key or dotted.startswith(key + ".") or key.startswith(dotted + "."):
+            return f"--set {text}"
+    return str(file) if file else "the config"
+
+
+def format_validation_error(
+    err: ValidationError, file: Optional[Path], overrides: list[str], model=ExperimentConfig
+) -> ConfigError:
+    """One readable message per problem: field path, source, what is wrong, a hint."""
+    lines, hints, code = [], [], "config_invalid"
+    for item in err.errors():
+        loc = tuple(item["loc"])
+        dotted = ".".join(str(p) for p in loc)
+        source = _source(loc, overrides, file)
+        if item["type"] == "extra_forbidden":
+            code = "config_unknown_key"
+            known = _fields_at(model, loc[:-1])
+            close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.5)
+            suggestion = f"; did you mean '{'.'.join([*map(str, loc[:-1]), close[0]])}'?" if close else ""
+            lines.append(f"{source}: unknown key '{dotted}'{suggestion}")
+            hints.append(f"known keys here: {', '.join(known)}" if known else "remove the key")
+        else:
+            given = item.get("input")
+            shown = f" (got {given!r})" if not isinstance(given, dict) else ""
+            lines.append(f"{source}: '{dotted}': {item['msg']}{shown}")
+    hint = hints[0] if hints else "see `vitdet config show CONFIG` for every field and its default"
+    return ConfigError("\n".join(lines), hint=hint, code=code)
+
+
+def load_config(path: Optional[Path], overrides: Iterable[str] = ()) -> ExperimentConfig:
+    """Load, override and validate an experiment config.
+
+    Args:
+        path: YAML file; ``None`` starts from the defaults.
+        overrides: ``a.b=c`` strings applied after the file, values coerced to the field type.
+    """
+    overrides = list(overrides)
+    data = read_yaml(Path(path)) if path is not None else {}
+    data = apply_overrides(data, overrides)
+    try:
+        return ExperimentConfig.model_validate(data)
+    except ValidationError as err:
+        raise format_validation_error(err, Path(path) if path else None, overrides) from None
+
+
+def dump_config(cfg: ExperimentConfig) -> str:
+    """The resolved config as YAML (what `config show` prints)."""
+    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
