@@ -1,9 +1,10 @@
 """One module per subcommand. Modules with an ``app`` are command groups."""
 
-from vitdet_cli.commands import config, env_check
+from vitdet_cli.commands import build_mmcv, config, env_check
 
 # (name, module): each module exposes `command` (a function) or `app` (a typer group).
 COMMANDS = [
     ("env-check", env_check),
+    ("build-mmcv", build_mmcv),
     ("config", config),
 ]

@@ -73,9 +73,22 @@ def render_error(err: VitdetError) -> None:
         err_console.print(f"[yellow]hint:[/yellow] {err.hint}")
 
 
+class SpinnerHandle:
+    """What :func:`spinner` yields: update the text, or mark the step failed."""
+
+    def __init__(self, progress: Progress, task) -> None:
+        self._progress, self._task, self.failed = progress, task, False
+
+    def __call__(self, text: str) -> None:
+        self._progress.update(self._task, description=text)
+
+    def fail(self) -> None:
+        self.failed = True
+
+
 @contextmanager
-def spinner(text: str) -> Iterator[Callable[[str], None]]:
-    """A spinner with elapsed time; yields a function that updates its text."""
+def spinner(text: str) -> Iterator[SpinnerHandle]:
+    """A spinner with elapsed time; prints ✓ or ✗ with the duration when the step ends."""
     start = time.monotonic()
     with Progress(
         SpinnerColumn(),
@@ -84,6 +97,13 @@ def spinner(text: str) -> Iterator[Callable[[str], None]]:
         console=status_console(),
         transient=True,
     ) as progress:
-        task = progress.add_task(text, total=None)
-        yield lambda new: progress.update(task, description=new)
-    status_console().print(f"[green]✓[/green] {text} ({time.monotonic() - start:.1f}s)")
+        handle = SpinnerHandle(progress, progress.add_task(text, total=None))
+        try:
+            yield handle
+        except BaseException:
+            handle.fail()
+            raise
+        finally:
+            mark = "[red]✗[/red]" if handle.failed else "[green]✓[/green]"
+            progress.stop()
+            status_console().print(f"{mark} {text} ({time.monotonic() - start:.1f}s)")

@@ -1,0 +1,3 @@
+from vitdet_cli.app import app
+
+app(prog_name="vitdet")

@@ -1,0 +1,288 @@
+"""Build mmcv from source with ops, cache the wheel, install it and verify it.
+
+fetch (pip download, sha256 pinned) → unpack → patch → pip wheel (no isolation, ops on)
+→ cache under ``<cache>/wheels/<key>/`` → pip install → op smoke tests in a fresh process.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from vitdet_cli.errors import VitdetError
+from vitdet_cli.mmcv_build import patches as patchlib
+from vitdet_cli.mmcv_build.spec import (
+    MMCV_VERSION,
+    SDIST_SHA256,
+    TARGETS,
+    BuildSpec,
+    cache_root,
+    make_spec,
+    sha256_file,
+)
+from vitdet_cli.platform import device
+from vitdet_cli.platform.proc import log_tail, run_logged
+from vitdet_cli.report.console import info
+
+# mmcv's setup.py is executed by `pip download` to read metadata, before any patch can apply;
+# it imports pkg_resources, so that one step runs with an old setuptools on PYTHONPATH.
+METADATA_TOOLS = ("setuptools<70", "wheel")
+
+
+@dataclass
+class BuildPlan:
+    spec: BuildSpec
+    patches: list[str]
+    wheel_dir: Path
+    cached_wheel: Optional[Path]
+    log_path: Path
+    steps: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"key": self.spec.key, "spec": asdict(self.spec), "patches": self.patches,
+                "wheel_dir": str(self.wheel_dir),
+                "cached_wheel": str(self.cached_wheel) if self.cached_wheel else None,
+                "log": str(self.log_path), "steps": self.steps}
+
+
+@dataclass
+class BuildResult:
+    wheel: Path
+    key: str
+    from_cache: bool
+    installed: bool
+    seconds: float
+    log_path: Path
+    checks: list = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"wheel": str(self.wheel), "key": self.key, "from_cache": self.from_cache,
+                "installed": self.installed, "seconds": round(self.seconds, 1),
+                "log": str(self.log_path), "checks": [c.to_dict() for c in self.checks]}
+
+
+def resolve_target(target: str) -> str:
+    """``auto`` → npu when torch_npu is installed, cuda when torch has CUDA and nvcc exists, else cpu."""
+    if target == "auto":
+        if device.torch_npu_installed():
+            return "npu"
+        import torch
+
+        if torch.version.cuda and _nvcc():
+            return "cuda"
+        return "cpu"
+    if target not in TARGETS:
+        raise VitdetError(f"--target {target!r} is not one of auto, cpu, cuda, npu",
+                          hint="use --target auto|cpu|cuda|npu", code="bad_target", exit_code=2)
+    return target
+
+
+def _nvcc() -> Optional[str]:
+    home = os.environ.get("CUDA_HOME") or os.environ.get("CUDA_PATH")
+    if home and (Path(home) / "bin" / "nvcc").exists():
+        return str(Path(home) / "bin" / "nvcc")
+    return shutil.which("nvcc")
+
+
+def _preflight(target: str) -> None:
+    if shutil.which(os.environ.get("CXX", "c++")) is None and shutil.which("g++") is None:
+        raise VitdetError("no C++ compiler found (c++/g++)",
+                          hint="apt-get install build-essential (or set CXX)", code="no_compiler")
+    if target == "cuda" and _nvcc() is None:
+        raise VitdetError("--target cuda needs nvcc, which is not on PATH or under $CUDA_HOME",
+                          hint="install the CUDA toolkit matching torch.version.cuda, or use "
+                               "--target cpu", code="no_nvcc")
+    if target == "npu":
+        err = device.import_torch_npu()
+        if err:
+            raise VitdetError(f"--target npu needs a working torch_npu: {err}",
+                              hint="pip install torch_npu matching torch, then source "
+                                   "/usr/local/Ascend/ascend-toolkit/set_env.sh",
+                              code="no_torch_npu")
+
+
+def plan(target: str = "auto", mmcv_version: str = MMCV_VERSION) -> BuildPlan:
+    target = resolve_target(target)
+    selected = patchlib.select_patches(mmcv_version, target)
+    spec = make_spec(target, patchlib.patch_hash(selected), mmcv_version)
+    wheel_dir = cache_root() / "wheels" / spec.key
+    wheels = sorted(wheel_dir.glob("mmcv-*.whl")) if wheel_dir.is_dir() else []
+    log_path = cache_root() / "logs" / f"build-mmcv-{spec.key}-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    steps = [
+        f"pip download mmcv=={mmcv_version} (sdist, sha256 {SDIST_SHA256.get(mmcv_version, '?')[:16]}…)",
+        f"apply {len(selected)} patch(es): {', '.join(p.name for p in selected) or 'none'}",
+        "pip wheel --no-build-isolation --no-deps with "
+        + " ".join(f"{k}={v}" for k, v in spec.env.items()),
+        f"cache the wheel in {wheel_dir}",
+        "pip install --no-deps --force-reinstall the wheel",
+        "verify mmcv._ext, nms and RoIAlign",
+    ]
+    return BuildPlan(spec, [p.name for p in selected], wheel_dir, wheels[-1] if wheels else None,
+                     log_path, steps)
+
+
+def _pip(*args: str) -> list[str]:
+    return [sys.executable, "-m", "pip", *args]
+
+
+def _metadata_tools(log_path: Path) -> Path:
+    """A private folder with an old setuptools, used only for `pip download`'s metadata step."""
+    target = cache_root() / "tools" / "setuptools-lt70"
+    if not (target / "pkg_resources").is_dir() or not (target / "wheel").is_dir():
+        rc = run_logged(_pip("install", "--quiet", "--target", str(target), *METADATA_TOOLS),
+                        log_path, "installing build helper (setuptools<70, private)")
+        if rc != 0:
+            raise VitdetError("could not install the private setuptools<70 used to read mmcv's "
+                              f"metadata\n{log_tail(log_path)}", hint=f"full log: {log_path}",
+                              code="pip_failed")
+    return target
+
+
+def fetch_sdist(mmcv_version: str, log_path: Path) -> Path:
+    """The mmcv sdist in the cache, downloaded with pip if absent; its sha256 is checked."""
+    expected = SDIST_SHA256.get(mmcv_version)
+    sdist_dir = cache_root() / "sdist"
+    sdist = sdist_dir / f"mmcv-{mmcv_version}.tar.gz"
+    if not sdist.is_file():
+        tools = _metadata_tools(log_path)
+        tmp = sdist_dir / f".download-{os.getpid()}"
+        tmp.mkdir(parents=True, exist_ok=True)
+        env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(tools), os.environ.get("PYTHONPATH")]))}
+        rc = run_logged(_pip("download", "--no-deps", "--no-binary", ":all:", "--no-build-isolation",
+                             f"mmcv=={mmcv_version}", "-d", str(tmp)), log_path,
+                        f"downloading mmcv {mmcv_version} source", env=env)
+        got = list(tmp.glob("mmcv-*.tar.gz"))
+        if rc != 0 or not got:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise VitdetError(f"downloading the mmcv {mmcv_version} source failed:\n{log_tail(log_path)}",
+                              hint=f"check access to the package index (pip config list); log: {log_path}",
+                              code="download_failed")
+        os.replace(got[0], sdist)
+        shutil.rmtree(tmp, ignore_errors=True)
+    actual = sha256_file(sdist)
+    if expected and actual != expected:
+        bad = sdist.with_suffix(".rejected")
+        os.replace(sdist, bad)
+        raise VitdetError(f"{sdist}: sha256 {actual} does not match the pinned {expected}",
+                          hint="the download was corrupted or the index serves another file; it was "
+                               f"moved to {bad}; run again to re-download", code="bad_sha256")
+    return sdist
+
+
+def unpack(sdist: Path, dest: Path) -> Path:
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    with tarfile.open(sdist) as tar:
+        tar.extractall(dest, filter="data")
+    roots = [p for p in dest.iterdir() if p.is_dir()]
+    if len(roots) != 1:
+        raise VitdetError(f"{sdist}: unexpected layout", hint="delete it and run again", code="bad_sdist")
+    return roots[0]
+
+
+def build_wheel(plan_: BuildPlan) -> Path:
+    """Download, patch and compile; the wheel lands in the cache atomically."""
+    spec = plan_.spec
+    _preflight(spec.target)
+    sdist = fetch_sdist(spec.mmcv_version, plan_.log_path)
+    work = cache_root() / "build" / spec.key
+    src = unpack(sdist, work / "src")
+    selected = patchlib.select_patches(spec.mmcv_version, spec.target)
+    patchlib.apply_patches(selected, src, plan_.log_path)
+    out = work / "dist"
+    out.mkdir(parents=True, exist_ok=True)
+    info(f"compiling mmcv {spec.mmcv_version} ops for {spec.target} (about 20 min on 2 cores); "
+         f"log: {plan_.log_path}")
+    rc = run_logged(_pip("wheel", "--no-deps", "--no-build-isolation", "-v", str(src), "-w", str(out)),
+                    plan_.log_path, f"building mmcv {spec.mmcv_version} [{spec.target}]", env=spec.env)
+    wheels = list(out.glob("mmcv-*.whl"))
+    if rc != 0 or not wheels:
+        raise VitdetError(f"building mmcv failed (exit {rc}); last lines of the log:\n"
+                          f"{log_tail(plan_.log_path, 30)}",
+                          hint=f"full log: {plan_.log_path}", code="build_failed")
+    return _store(wheels[0], plan_)
+
+
+def _store(wheel: Path, plan_: BuildPlan) -> Path:
+    plan_.wheel_dir.mkdir(parents=True, exist_ok=True)
+    final = plan_.wheel_dir / wheel.name
+    tmp = plan_.wheel_dir / f".{wheel.name}.tmp"
+    shutil.copy2(wheel, tmp)
+    os.replace(tmp, final)
+    meta = {**plan_.to_dict(), "wheel": str(final), "sha256": sha256_file(final),
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    meta_tmp = plan_.wheel_dir / ".build_meta.json.tmp"
+    meta_tmp.write_text(json.dumps(meta, indent=2))
+    os.replace(meta_tmp, plan_.wheel_dir / "build_meta.json")
+    shutil.rmtree(cache_root() / "build" / plan_.spec.key, ignore_errors=True)
+    return final
+
+
+def installed_from(wheel: Path) -> bool:
+    """Is the installed mmcv exactly this wheel (pip's direct_url.json records its path)?"""
+    try:
+        direct = md.distribution("mmcv").read_text("direct_url.json") or ""
+    except md.PackageNotFoundError:
+        return False
+    return Path(wheel).resolve().as_uri() in direct
+
+
+def install(wheel: Path, log_path: Path) -> None:
+    rc = run_logged(_pip("install", "--no-deps", "--force-reinstall", str(wheel)), log_path,
+                    f"installing {wheel.name}")
+    if rc != 0:
+        raise VitdetError(f"installing {wheel} failed:\n{log_tail(log_path)}",
+                          hint=f"full log: {log_path}", code="install_failed")
+
+
+def verify(target: str) -> list:
+    """Op smoke tests in a fresh interpreter (the new mmcv must not meet a stale import)."""
+    from vitdet_cli.platform.checks import Check
+
+    kind = target if target != "cpu" else "cpu"
+    proc = subprocess.run([sys.executable, "-m", "vitdet_cli", "--json", "env-check", "--device", kind],
+                          capture_output=True, text=True)
+    try:
+        data = json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        raise VitdetError("verifying mmcv failed: env-check printed no JSON",
+                          hint=(proc.stderr or proc.stdout)[-500:], code="verify_failed") from None
+    return [Check(**c) for c in data.get("checks", []) if c["group"] == "mmcv ops" or c["name"] == "mmcv"]
+
+
+def build_mmcv(target: str = "auto", force: bool = False, install_wheel: bool = True) -> BuildResult:
+    """Build (or reuse) the mmcv wheel for ``target``, install it and verify its ops."""
+    start = time.monotonic()
+    p = plan(target)
+    p.log_path.parent.mkdir(parents=True, exist_ok=True)
+    from_cache = p.cached_wheel is not None and not force
+    if from_cache:
+        wheel = p.cached_wheel
+        info(f"reusing cached wheel {wheel} (key {p.spec.key})")
+    else:
+        wheel = build_wheel(p)
+    installed = False
+    if install_wheel:
+        if from_cache and installed_from(wheel):
+            info("this wheel is already installed")
+        else:
+            install(wheel, p.log_path)
+            installed = True
+    checks = verify(p.spec.target) if install_wheel else []
+    bad = [c for c in checks if c.status == "fail"]
+    if bad:
+        raise VitdetError("mmcv installed but its checks fail: "
+                          + "; ".join(f"{c.name}: {c.found}" for c in bad),
+                          hint=bad[0].hint or f"log: {p.log_path}", code="verify_failed")
+    return BuildResult(wheel, p.spec.key, from_cache, installed, time.monotonic() - start, p.log_path,
+                       checks)
