@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 DeviceKind = Literal["auto", "npu", "cuda", "cpu"]
 
@@ -29,11 +29,20 @@ def parse_device_list(value: object) -> object:
 
 class ModelSection(Section):
     preset: str = Field("vit-b", description="Model preset: vit-b, vit-l, vit-h or vit-tiny.")
-    num_classes: int = Field(80, ge=1)
+    num_classes: Optional[int] = Field(None, ge=1, description="Taken from the data when unset.")
     pretrained: Optional[Path] = Field(None, description="MAE pre-trained backbone weights.")
     img_size: Optional[int] = Field(None, ge=64, le=4096, description="Square input; preset's if unset.")
     drop_path_rate: Optional[float] = Field(None, ge=0.0, lt=1.0)
     with_cp: bool = Field(False, description="Activation checkpointing in the backbone.")
+
+
+class SyntheticSection(Section):
+    """The built-in shapes dataset, generated into ``data.root`` on first use."""
+
+    images: int = Field(300, ge=4, le=100000)
+    seed: int = Field(0, ge=0)
+    size: int = Field(320, ge=64, le=2048)
+    val_fraction: float = Field(0.2, gt=0.0, lt=1.0)
 
 
 class DataSection(Section):
@@ -42,22 +51,48 @@ class DataSection(Section):
     train_img: str = "train2017"
     val_ann: str = "annotations/instances_val2017.json"
     val_img: str = "val2017"
-    subset: Optional[int] = Field(None, ge=1, description="Use N images, chosen deterministically.")
-    synthetic: bool = Field(False, description="Generate the built-in shapes dataset when absent.")
+    subset: Optional[int] = Field(None, ge=1, description="Train on N images, chosen deterministically.")
+    val_subset: Optional[int] = Field(None, ge=1, description="Validate on N images.")
+    synthetic: Optional[SyntheticSection] = Field(
+        None, description="Generate the built-in shapes dataset into root when it is absent.")
     num_workers: int = Field(2, ge=0, le=64)
+    min_size: int = Field(32, ge=0, description="Drop training images smaller than this.")
 
 
 class TrainSection(Section):
-    max_epochs: Optional[int] = Field(None, ge=1)
-    max_iters: Optional[int] = Field(None, ge=1)
+    max_iters: Optional[int] = Field(None, ge=1, description="Total iterations (or give max_epochs).")
+    max_epochs: Optional[float] = Field(None, gt=0, description="Converted to iterations from the data size.")
     batch_size: int = Field(4, ge=1, description="Images per device; total = batch_size × devices.")
-    lr: float = Field(1e-4, gt=0.0, le=1.0)
+    lr: float = Field(1e-4, gt=0.0, le=1.0, description="Learning rate at base_batch_size.")
+    base_batch_size: int = Field(64, ge=1, description="Total batch lr refers to (linear scaling).")
+    scale_lr: bool = Field(True, description="Scale lr by total batch / base_batch_size.")
     weight_decay: float = Field(0.1, ge=0.0, le=1.0)
+    layer_decay: Optional[float] = Field(None, gt=0.0, le=1.0, description="Preset's if unset.")
     warmup_iters: int = Field(250, ge=0)
-    amp: Literal["auto", "on", "off"] = "auto"
+    warmup_factor: float = Field(0.001, gt=0.0, le=1.0)
+    lr_steps: list[float] = Field([0.8889, 0.963], description="Decay ×0.1 at these fractions of max_iters.")
+    grad_clip: Optional[float] = Field(None, gt=0.0)
+    amp: Literal["auto", "on", "off"] = Field("auto", description="auto: on for npu/cuda, off on cpu.")
     seed: int = Field(0, ge=0)
-    val_interval: int = Field(1, ge=1)
-    checkpoint_interval: int = Field(1, ge=1)
+    val_interval: int = Field(5000, ge=1, description="Iterations between validations.")
+    checkpoint_interval: int = Field(5000, ge=1, description="Iterations between checkpoints.")
+    max_keep_ckpts: int = Field(3, ge=1)
+    log_interval: int = Field(50, ge=1)
+    lsj_ratio: tuple[float, float] = Field((0.1, 2.0), description="Large-scale-jitter resize range.")
+
+    @field_validator("lr_steps")
+    @classmethod
+    def _steps(cls, value: list[float]) -> list[float]:
+        if any(not 0.0 < v < 1.0 for v in value) or value != sorted(value):
+            raise ValueError("lr_steps must be increasing fractions of max_iters in (0, 1)")
+        return value
+
+    @field_validator("lsj_ratio")
+    @classmethod
+    def _ratio(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not 0.0 < value[0] <= value[1]:
+            raise ValueError("lsj_ratio must be (low, high) with 0 < low <= high")
+        return value
 
 
 class DeviceSection(Section):
@@ -77,6 +112,12 @@ class ExperimentConfig(Section):
     train: TrainSection = TrainSection()
     device: DeviceSection = DeviceSection()
     work_dir: Optional[Path] = Field(None, description="Defaults to work_dirs/<name>.")
+
+    @model_validator(mode="after")
+    def _length(self) -> "ExperimentConfig":
+        if self.train.max_iters is not None and self.train.max_epochs is not None:
+            raise ValueError("give train.max_iters or train.max_epochs, not both")
+        return self
 
     @property
     def resolved_work_dir(self) -> Path:

@@ -1,0 +1,106 @@
+"""`vitdet data synth|check|subset`: make, validate and cut down COCO datasets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from vitdet_cli.commands._common import JsonOption, use_json
+from vitdet_cli.report.console import console, emit, status_console
+
+app = typer.Typer(help="Make, check and subset COCO-format datasets.", no_args_is_help=True)
+
+
+@app.command("synth")
+def synth(
+    out: Path = typer.Option(..., "--out", help="Folder to write the dataset into."),
+    images: int = typer.Option(300, "--images", min=1, help="Number of images (train + val)."),
+    seed: int = typer.Option(0, "--seed", help="Same seed, same dataset (byte for byte)."),
+    size: int = typer.Option(320, "--size", min=64, max=4096, help="Square image side in px."),
+    val_fraction: float = typer.Option(0.2, "--val-fraction", min=0.0, max=0.95,
+                                       help="Share of images in the val split."),
+    force: bool = typer.Option(False, "--force", help="Write into a non-empty folder."),
+    json_output: bool = JsonOption,
+) -> None:
+    """Generate the synthetic shapes dataset (COCO layout) and a preview.jpg of it."""
+    use_json(json_output)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from vitdet_cli.data.synth import make_synthetic_dataset
+
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=status_console(), transient=True) as bar:
+        task = bar.add_task("generating images", total=images)
+        ds = make_synthetic_dataset(out, images=images, seed=seed, image_size=size,
+                                    val_fraction=val_fraction, force=force,
+                                    progress=lambda done, total: bar.update(task, completed=done))
+
+    def render() -> None:
+        splits = list(ds.num_images)
+        table = Table(title="synthetic shapes")
+        table.add_column("")
+        for split in splits:
+            table.add_column(split, justify="right")
+        table.add_row("images", *(str(ds.num_images[s]) for s in splits))
+        for name in ds.class_names:
+            table.add_row(name, *(str(ds.instances[s][name]) for s in splits))
+        table.add_row("instances", *(str(sum(ds.instances[s].values())) for s in splits),
+                      style="bold")
+        console.print(table)
+        console.print(f"dataset: {ds.root} ({ds.seconds:.1f}s)\ntrain:   {ds.train_ann}\n"
+                      f"val:     {ds.val_ann}")
+        if ds.preview:
+            console.print(f"preview: {ds.preview}")
+
+    emit(ds.to_dict(), render)
+
+
+@app.command("check")
+def check(
+    ann: Path = typer.Option(..., "--ann", help="COCO annotation file (instances_*.json)."),
+    images: Path = typer.Option(..., "--images", help="Folder the file_name entries are in."),
+    sample: bool = typer.Option(False, "--sample",
+                                help="Look up only a spread of images on disk (fast)."),
+    json_output: bool = JsonOption,
+) -> None:
+    """Validate a COCO annotation file against its image folder; exit 1 on a problem."""
+    use_json(json_output)
+    from vitdet_cli.data.coco import check_coco_layout
+
+    summary = check_coco_layout(ann, images, check_images="sample" if sample else True)
+
+    def render() -> None:
+        table = Table(title=f"{summary.ann_file}", show_header=False)
+        table.add_column("field")
+        table.add_column("value", overflow="fold")
+        table.add_row("images", f"{summary.images} ({summary.checked_images} found on disk in "
+                                f"{summary.img_dir})")
+        table.add_row("annotations", f"{summary.annotations} ({summary.crowd_annotations} crowd)")
+        table.add_row("images without annotations", str(summary.images_without_annotations))
+        table.add_row("categories", str(summary.categories))
+        table.add_row("instances per class", ", ".join(
+            f"{k}: {v}" for k, v in summary.instances_per_class.items()))
+        console.print(table)
+        console.print("[green]ok[/green]")
+
+    emit(summary.to_dict(), render)
+
+
+@app.command("subset")
+def subset(
+    ann: Path = typer.Option(..., "--ann", help="COCO annotation file to pick from."),
+    n: int = typer.Option(..., "--n", min=1, help="Number of images to keep."),
+    out: Path = typer.Option(..., "--out", help="Annotation file to write."),
+    seed: int = typer.Option(0, "--seed", help="Same N and seed, same images."),
+    json_output: bool = JsonOption,
+) -> None:
+    """Write a COCO file with N annotated images picked deterministically (for overfit runs)."""
+    use_json(json_output)
+    from vitdet_cli.data.coco import subset_coco
+
+    result = subset_coco(ann, n, out, seed=seed)
+    emit(result.to_dict(), lambda: console.print(
+        f"wrote {result.out_file}: {result.images} images, {result.annotations} annotations "
+        f"(from {result.source}, seed {seed})"))

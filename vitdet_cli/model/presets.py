@@ -1,0 +1,170 @@
+"""Model presets as plain data: backbone and neck arguments, input size, layer decay.
+
+Paper values (Li et al. 2022; detectron2 / MMDetection ViTDet configs) for ``vit-b``, ``vit-l``
+and ``vit-h``; ``vit-tiny`` is ours, small enough to train in minutes on a laptop CPU.
+This module imports no torch, so the CLI can list presets cheaply.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from vitdet_cli.errors import ConfigError
+
+#: Backbone LayerNorm: eps 1e-6 as detectron2 (MMDetection's config path gives 1e-5).
+BACKBONE_NORM_CFG: dict[str, Any] = {"type": "LN", "eps": 1e-6, "requires_grad": True}
+#: Norm for the neck and the RoI heads' convs (pass the same to the heads' ``norm_cfg``).
+NECK_NORM_CFG: dict[str, Any] = {"type": "LN2d", "eps": 1e-6, "requires_grad": True}
+
+
+@dataclass(frozen=True)
+class ViTDetPreset:
+    """One model size. ``backbone_kwargs()``/``neck_kwargs()`` give constructor arguments;
+    ``backbone_cfg()``/``neck_cfg()`` the same with the registry ``type`` for mmengine."""
+
+    name: str
+    embed_dim: int
+    depth: int
+    num_heads: int
+    drop_path_rate: float
+    window_size: int
+    global_block_indexes: tuple[int, ...]
+    img_size: int
+    layer_decay_rate: float
+    patch_size: int = 16
+    mlp_ratio: float = 4.0
+    pretrain_img_size: int = 224
+    fpn_out_channels: int = 256
+    description: str = ""
+
+    @property
+    def num_layers(self) -> int:
+        """Depth, as ``paramwise_cfg.num_layers`` of the layer-decay constructor."""
+        return self.depth
+
+    @property
+    def window_block_indexes(self) -> tuple[int, ...]:
+        """Blocks with window attention: every block that is not global."""
+        return tuple(i for i in range(self.depth) if i not in self.global_block_indexes)
+
+    @property
+    def token_grid(self) -> int:
+        """Token grid side at ``img_size``."""
+        return self.img_size // self.patch_size
+
+    @property
+    def fpn_in_channels(self) -> list[int]:
+        """SimpleFPN ``in_channels``: ``[d/4, d/2, d, d]`` for scales 4, 2, 1, 0.5."""
+        d = self.embed_dim
+        return [d // 4, d // 2, d, d]
+
+    def backbone_kwargs(self) -> dict[str, Any]:
+        return {
+            "img_size": self.img_size,
+            "patch_size": self.patch_size,
+            "embed_dim": self.embed_dim,
+            "depth": self.depth,
+            "num_heads": self.num_heads,
+            "mlp_ratio": self.mlp_ratio,
+            "qkv_bias": True,
+            "drop_path_rate": self.drop_path_rate,
+            "norm_cfg": dict(BACKBONE_NORM_CFG),
+            "window_size": self.window_size,
+            "window_block_indexes": list(self.window_block_indexes),
+            "use_rel_pos": True,
+            "pretrain_img_size": self.pretrain_img_size,
+            "pretrain_use_cls_token": True,
+        }
+
+    def neck_kwargs(self) -> dict[str, Any]:
+        return {
+            "backbone_channel": self.embed_dim,
+            "in_channels": self.fpn_in_channels,
+            "out_channels": self.fpn_out_channels,
+            "num_outs": 5,
+            "norm_cfg": dict(NECK_NORM_CFG),
+        }
+
+    def backbone_cfg(self) -> dict[str, Any]:
+        return {"type": "ViT", **self.backbone_kwargs()}
+
+    def neck_cfg(self) -> dict[str, Any]:
+        return {"type": "SimpleFPN", **self.neck_kwargs()}
+
+    def layer_decay_cfg(self) -> dict[str, Any]:
+        """``paramwise_cfg`` for ``LayerDecayOptimizerConstructor``."""
+        return {
+            "num_layers": self.num_layers,
+            "decay_rate": self.layer_decay_rate,
+            "decay_type": "layer_wise",
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["global_block_indexes"] = list(self.global_block_indexes)
+        data["window_block_indexes"] = list(self.window_block_indexes)
+        data["fpn_in_channels"] = self.fpn_in_channels
+        return data
+
+
+PRESETS: dict[str, ViTDetPreset] = {
+    p.name: p
+    for p in (
+        ViTDetPreset(
+            name="vit-b",
+            embed_dim=768, depth=12, num_heads=12, drop_path_rate=0.1,
+            window_size=14, global_block_indexes=(2, 5, 8, 11),
+            img_size=1024, layer_decay_rate=0.7,
+            description="ViTDet ViT-B Mask R-CNN (paper: 51.6 box AP / 45.9 mask AP, COCO)",
+        ),
+        ViTDetPreset(
+            name="vit-l",
+            embed_dim=1024, depth=24, num_heads=16, drop_path_rate=0.4,
+            window_size=14, global_block_indexes=(5, 11, 17, 23),
+            img_size=1024, layer_decay_rate=0.8,
+            description="ViTDet ViT-L Mask R-CNN (paper: 55.5 box AP / 49.2 mask AP, COCO)",
+        ),
+        ViTDetPreset(
+            name="vit-h",
+            embed_dim=1280, depth=32, num_heads=16, drop_path_rate=0.5,
+            window_size=14, global_block_indexes=(7, 15, 23, 31),
+            img_size=1024, layer_decay_rate=0.9,
+            description="ViTDet ViT-H Mask R-CNN (paper: 56.7 box AP / 50.2 mask AP, COCO)",
+        ),
+        # CPU demos and tests: 256 px → 16x16 tokens, 8x8 windows (2x2 of them, no padding),
+        # blocks 1 and 3 global (the last block global, as in every paper size).
+        # Trained from scratch, so no layer decay (1.0) and no drop path.
+        ViTDetPreset(
+            name="vit-tiny",
+            embed_dim=192, depth=4, num_heads=3, drop_path_rate=0.0,
+            window_size=8, global_block_indexes=(1, 3),
+            img_size=256, layer_decay_rate=1.0, fpn_out_channels=64,
+            description="tiny ViTDet for CPU demos and tests (from scratch, 256 px)",
+        ),
+    )
+}
+
+
+def _normalise(name: str) -> str:
+    return name.strip().lower().replace("_", "-")
+
+
+def list_presets() -> list[str]:
+    """Preset names, in definition order."""
+    return list(PRESETS)
+
+
+def get_preset(name: str) -> ViTDetPreset:
+    """Preset by name (case and ``_``/``-`` insensitive); unknown names raise with a suggestion."""
+    key = _normalise(str(name))
+    if key in PRESETS:
+        return PRESETS[key]
+    close = difflib.get_close_matches(key, list(PRESETS), n=1, cutoff=0.5)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise ConfigError(
+        f"unknown model preset {name!r}",
+        hint=f"{hint}known presets: {', '.join(PRESETS)}",
+        code="unknown_preset",
+    )

@@ -1,0 +1,125 @@
+"""Runtime fixes that let mmengine 0.10 / mmdet 3.3 run on current torch and on NPU/CPU.
+
+Each shim is small, idempotent and tested; none edits installed files.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import tempfile
+from pathlib import Path
+
+_applied: set[str] = set()
+
+
+def _once(name: str) -> bool:
+    if name in _applied:
+        return False
+    _applied.add(name)
+    return True
+
+
+def mmengine_safe_globals() -> list:
+    """Non-tensor types that mmengine checkpoints hold (message hub buffers, numpy scalars).
+
+    torch ≥ 2.6 loads with ``weights_only=True``; instead of turning that off (which would let a
+    crafted file run code), these few known types are allow-listed.
+    """
+    import numpy as np
+    from mmengine.logging.history_buffer import HistoryBuffer
+
+    types: list = [HistoryBuffer, np.dtype, np.ndarray]
+    core = getattr(np, "_core", None) or np.core
+    types += [core.multiarray._reconstruct, core.multiarray.scalar]
+    types += [type(np.dtype(t)) for t in ("float64", "float32", "int64", "int32", "bool")]
+    return types
+
+
+def allow_mmengine_checkpoints() -> None:
+    """Let ``torch.load(weights_only=True)`` read mmengine checkpoints (resume, load_from)."""
+    if not _once("safe_globals"):
+        return
+    import torch
+
+    if hasattr(torch.serialization, "add_safe_globals"):
+        torch.serialization.add_safe_globals(mmengine_safe_globals())
+
+
+def atomic_torch_save(obj, filename: str | os.PathLike) -> None:
+    """``torch.save`` to a temp file in the same folder, fsync, then rename over the target."""
+    import torch
+
+    path = Path(filename)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(obj, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_checkpoints() -> None:
+    """Make mmengine's Runner write checkpoints atomically (a kill never leaves half a file)."""
+    if not _once("atomic_checkpoints"):
+        return
+    import mmengine.runner.runner as runner_mod
+
+    original = runner_mod.save_checkpoint
+
+    @functools.wraps(original)
+    def save_checkpoint(checkpoint, filename, *args, **kwargs):
+        if "://" in str(filename):
+            return original(checkpoint, filename, *args, **kwargs)
+        atomic_torch_save(checkpoint, filename)
+
+    runner_mod.save_checkpoint = save_checkpoint
+
+
+def mmdet_device_defaults(device: str) -> None:
+    """mmdet's ``sync_random_seed``/``obj2tensor`` default to ``device='cuda'``; use ours."""
+    if not _once("mmdet_device"):
+        return
+    import mmdet.utils as mmdet_utils
+    import mmdet.utils.dist_utils as dist_utils
+
+    for name in ("sync_random_seed", "obj2tensor"):
+        original = getattr(dist_utils, name)
+
+        @functools.wraps(original)
+        def wrapper(*args, _original=original, **kwargs):
+            if len(args) < 2:
+                kwargs.setdefault("device", device)
+            return _original(*args, **kwargs)
+
+        setattr(dist_utils, name, wrapper)
+        if hasattr(mmdet_utils, name):
+            setattr(mmdet_utils, name, wrapper)
+
+
+def init_cpu_distributed() -> bool:
+    """Start the gloo process group under torchrun on CPU.
+
+    mmengine's ``init_dist('pytorch')`` calls ``torch.cuda.set_device`` first, which fails on a
+    CPU-only torch; once a group exists the Runner skips its own initialisation.
+    """
+    import torch.distributed as dist
+
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
+        return False
+    dist.init_process_group(backend="gloo")
+    return True
+
+
+def apply_all(device_kind: str) -> None:
+    """Every shim that applies to ``device_kind`` (npu/cuda/cpu)."""
+    allow_mmengine_checkpoints()
+    atomic_checkpoints()
+    mmdet_device_defaults("cpu" if device_kind == "cpu" else device_kind)
+    if device_kind == "cpu":
+        init_cpu_distributed()

@@ -1,0 +1,85 @@
+"""An mmengine hook that writes metrics.jsonl and refreshes the curves PNG during training."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from mmengine.dist import is_main_process
+from mmengine.hooks import Hook
+
+from vitdet_cli.report.plots import plot_curves
+
+
+class VitdetMetricsHook(Hook):
+    """Append one JSON line per log interval and per validation; redraw curves.
+
+    Args:
+        interval: iterations between training records.
+        plot_every: redraw ``curves.png`` after this many training records (and after each val).
+    """
+
+    priority = "LOW"
+
+    def __init__(self, interval: int = 10, plot_every: int = 5) -> None:
+        self.interval = interval
+        self.plot_every = plot_every
+        self._records = 0
+        self._start = None
+
+    def _paths(self, runner) -> tuple[Path, Path]:
+        work = Path(runner.work_dir)
+        return work / "metrics.jsonl", work / "curves.png"
+
+    def _write(self, runner, row: dict) -> None:
+        metrics, _ = self._paths(runner)
+        with open(metrics, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(row) + "\n")
+
+    def _plot(self, runner) -> None:
+        metrics, png = self._paths(runner)
+        try:
+            plot_curves(metrics, png)
+        except Exception as err:  # a plot must never stop training
+            runner.logger.warning(f"could not draw {png}: {err}")
+
+    def before_train(self, runner) -> None:
+        self._start = time.monotonic()
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        it = runner.iter + 1
+        if not is_main_process() or (it % self.interval and it != runner.max_iters):
+            return
+        row = {"mode": "train", "iter": it, "epoch": runner.epoch, "time": time.time()}
+        for key, value in (outputs or {}).items():
+            try:
+                row[key] = float(value)
+            except (TypeError, ValueError):
+                continue
+        lrs = runner.optim_wrapper.get_lr()
+        if lrs:
+            row["lr"] = float(max(next(iter(lrs.values()))))
+        elapsed = time.monotonic() - (self._start or time.monotonic())
+        done = max(1, it - getattr(self, "_first_iter", 0))
+        row["eta_s"] = round(elapsed / done * (runner.max_iters - it), 1)
+        self._write(runner, row)
+        self._records += 1
+        if self._records % self.plot_every == 0:
+            self._plot(runner)
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
+        if not hasattr(self, "_first_iter"):
+            self._first_iter = runner.iter
+
+    def after_val_epoch(self, runner, metrics=None) -> None:
+        if not is_main_process() or not metrics:
+            return
+        row = {"mode": "val", "iter": runner.iter, "epoch": runner.epoch, "time": time.time()}
+        row.update({k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))})
+        self._write(runner, row)
+        self._plot(runner)
+
+    def after_run(self, runner) -> None:
+        if is_main_process():
+            self._plot(runner)

@@ -1,0 +1,68 @@
+"""How a training run is launched: in-process on one device, torchrun on several."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from vitdet_cli.errors import VitdetError
+from vitdet_cli.platform.device import Placement
+
+
+@dataclass
+class NodeSpec:
+    """torchrun's multi-node settings (defaults: a single node)."""
+
+    nnodes: int = 1
+    node_rank: int = 0
+    master_addr: str = "127.0.0.1"
+    master_port: int = 29500
+
+    def validate(self) -> None:
+        if self.nnodes < 1 or not 0 <= self.node_rank < self.nnodes:
+            raise VitdetError(f"--node-rank {self.node_rank} must be in [0, --nnodes {self.nnodes})",
+                              hint="number nodes 0..nnodes-1", code="bad_nodes", exit_code=2)
+        if not 1 <= self.master_port <= 65535:
+            raise VitdetError(f"--master-port {self.master_port} is not a port", hint="use 1-65535",
+                              code="bad_nodes", exit_code=2)
+
+
+@dataclass
+class Launch:
+    """The processes to start. ``argv`` is None for an in-process run."""
+
+    placement: Placement
+    nodes: NodeSpec
+    argv: Optional[list[str]]
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def distributed(self) -> bool:
+        return self.argv is not None
+
+
+def plan_launch(placement: Placement, nodes: NodeSpec, config_file: Path, resume: Optional[Path],
+                work_dir: Path) -> Launch:
+    """torchrun when more than one process takes part, else in-process."""
+    nodes.validate()
+    nproc = placement.world_size
+    env = placement.env()
+    if nproc == 1 and nodes.nnodes == 1:
+        return Launch(placement, nodes, None, env)
+    if placement.kind == "cpu":
+        threads = max(1, (os.cpu_count() or 1) // nproc)
+        env.setdefault("OMP_NUM_THREADS", str(threads))
+    argv = [
+        sys.executable, "-m", "torch.distributed.run",
+        f"--nnodes={nodes.nnodes}", f"--node-rank={nodes.node_rank}",
+        f"--nproc-per-node={nproc}",
+        f"--master-addr={nodes.master_addr}", f"--master-port={nodes.master_port}",
+        "-m", "vitdet_cli.training.worker",
+        "--config", str(config_file), "--device", placement.kind, "--work-dir", str(work_dir),
+    ]
+    if resume is not None:
+        argv += ["--resume", str(resume)]
+    return Launch(placement, nodes, argv, env)

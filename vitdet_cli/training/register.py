@@ -1,0 +1,12 @@
+"""Register the training hooks into mmengine's registry (idempotent)."""
+
+from __future__ import annotations
+
+
+def register_training_modules() -> None:
+    from mmengine.registry import HOOKS
+
+    from vitdet_cli.training.hooks import VitdetMetricsHook
+
+    if HOOKS.get("VitdetMetricsHook") is None:
+        HOOKS.register_module(module=VitdetMetricsHook)
