@@ -142,6 +142,7 @@ def test_shipped_patches_apply_to_real_sdist(tmp_path):
 @pytest.mark.slow
 def test_second_build_reuses_cached_wheel(cli_json):
     """Needs the wheel `make setup` built; the rebuild must come from the cache."""
+    assert builder.plan("cpu").cached_wheel is not None, "no cached wheel: run `make setup` first"
     result, data = cli_json("build-mmcv", "--target", "cpu")
     assert result.exit_code == 0, result.output
     assert data["from_cache"] is True

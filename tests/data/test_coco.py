@@ -96,7 +96,7 @@ def test_missing_images_counted_when_not_strict_and_sampled(tmp_path, monkeypatc
 def test_subset_is_deterministic_and_self_consistent(small_synth, tmp_path):
     src = json.loads(small_synth.train_ann.read_text())
     a = subset_coco(small_synth.train_ann, 3, tmp_path / "a.json", seed=0)
-    b = subset_coco(small_synth.train_ann, 3, tmp_path / "b.json", seed=0)
+    subset_coco(small_synth.train_ann, 3, tmp_path / "b.json", seed=0)
     c = subset_coco(small_synth.train_ann, 3, tmp_path / "c.json", seed=4)
     assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
     assert a.image_ids != c.image_ids

@@ -22,7 +22,7 @@ from vitdet_cli.data.synth import (
 from vitdet_cli.errors import VitdetError
 
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
-SMALL = dict(images=6, image_size=96, preview=False)
+SMALL = {"images": 6, "image_size": 96, "preview": False}
 
 
 def _bytes(ds):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -15,13 +16,13 @@ app = typer.Typer(help="Make, check and subset COCO-format datasets.", no_args_i
 
 @app.command("synth")
 def synth(
-    out: Path = typer.Option(..., "--out", help="Folder to write the dataset into."),
-    images: int = typer.Option(300, "--images", min=1, help="Number of images (train + val)."),
-    seed: int = typer.Option(0, "--seed", help="Same seed, same dataset (byte for byte)."),
-    size: int = typer.Option(320, "--size", min=64, max=4096, help="Square image side in px."),
-    val_fraction: float = typer.Option(0.2, "--val-fraction", min=0.0, max=0.95,
-                                       help="Share of images in the val split."),
-    force: bool = typer.Option(False, "--force", help="Write into a non-empty folder."),
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the dataset into.")],
+    images: Annotated[int, typer.Option("--images", min=1, help="Images, train + val.")] = 300,
+    seed: Annotated[int, typer.Option("--seed", help="Same seed, same dataset.")] = 0,
+    size: Annotated[int, typer.Option("--size", min=64, max=4096, help="Square side, px.")] = 320,
+    val_fraction: Annotated[float, typer.Option(
+        "--val-fraction", min=0.0, max=0.95, help="Share of images in the val split.")] = 0.2,
+    force: Annotated[bool, typer.Option("--force", help="Write into a non-empty folder.")] = False,
     json_output: bool = JsonOption,
 ) -> None:
     """Generate the synthetic shapes dataset (COCO layout) and a preview.jpg of it."""
@@ -59,10 +60,10 @@ def synth(
 
 @app.command("check")
 def check(
-    ann: Path = typer.Option(..., "--ann", help="COCO annotation file (instances_*.json)."),
-    images: Path = typer.Option(..., "--images", help="Folder the file_name entries are in."),
-    sample: bool = typer.Option(False, "--sample",
-                                help="Look up only a spread of images on disk (fast)."),
+    ann: Annotated[Path, typer.Option("--ann", help="COCO annotation file (instances_*.json).")],
+    images: Annotated[Path, typer.Option("--images", help="Folder the file_name entries are in.")],
+    sample: Annotated[bool, typer.Option(
+        "--sample", help="Look up only a spread of images on disk (fast).")] = False,
     json_output: bool = JsonOption,
 ) -> None:
     """Validate a COCO annotation file against its image folder; exit 1 on a problem."""
@@ -90,10 +91,10 @@ def check(
 
 @app.command("subset")
 def subset(
-    ann: Path = typer.Option(..., "--ann", help="COCO annotation file to pick from."),
-    n: int = typer.Option(..., "--n", min=1, help="Number of images to keep."),
-    out: Path = typer.Option(..., "--out", help="Annotation file to write."),
-    seed: int = typer.Option(0, "--seed", help="Same N and seed, same images."),
+    ann: Annotated[Path, typer.Option("--ann", help="COCO annotation file to pick from.")],
+    n: Annotated[int, typer.Option("--n", min=1, help="Number of images to keep.")],
+    out: Annotated[Path, typer.Option("--out", help="Annotation file to write.")],
+    seed: Annotated[int, typer.Option("--seed", help="Same N and seed, same images.")] = 0,
     json_output: bool = JsonOption,
 ) -> None:
     """Write a COCO file with N annotated images picked deterministically (for overfit runs)."""

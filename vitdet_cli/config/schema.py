@@ -35,6 +35,20 @@ class ModelSection(Section):
     drop_path_rate: Optional[float] = Field(None, ge=0.0, lt=1.0)
     with_cp: bool = Field(False, description="Activation checkpointing in the backbone.")
 
+    @field_validator("preset")
+    @classmethod
+    def _preset(cls, value: str) -> str:
+        import difflib
+
+        from vitdet_cli.model.presets import list_presets
+
+        name = value.strip().lower().replace("_", "-")
+        if name not in list_presets():
+            close = difflib.get_close_matches(name, list_presets(), n=1, cutoff=0.5)
+            maybe = f"did you mean '{close[0]}'? " if close else ""
+            raise ValueError(f"unknown preset {value!r}; {maybe}known: {', '.join(list_presets())}")
+        return name
+
 
 class SyntheticSection(Section):
     """The built-in shapes dataset, generated into ``data.root`` on first use."""
@@ -70,7 +84,7 @@ class TrainSection(Section):
     layer_decay: Optional[float] = Field(None, gt=0.0, le=1.0, description="Preset's if unset.")
     warmup_iters: int = Field(250, ge=0)
     warmup_factor: float = Field(0.001, gt=0.0, le=1.0)
-    lr_steps: list[float] = Field([0.8889, 0.963], description="Decay ×0.1 at these fractions of max_iters.")
+    lr_steps: list[float] = Field([0.888889, 0.962962], description="Decay ×0.1 at these fractions of max_iters.")
     grad_clip: Optional[float] = Field(None, gt=0.0)
     amp: Literal["auto", "on", "off"] = Field("auto", description="auto: on for npu/cuda, off on cpu.")
     seed: int = Field(0, ge=0)

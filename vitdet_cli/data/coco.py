@@ -7,14 +7,14 @@ import warnings
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal, Union
+from typing import Literal
 
 import numpy as np
 
-from vitdet_cli.data.atomic import write_json_atomic
+from vitdet_cli.atomic import write_json_atomic
 from vitdet_cli.errors import VitdetError
 
-PathLike = Union[str, Path]
+PathLike = str | Path
 REQUIRED_KEYS = ("images", "annotations", "categories")
 SAMPLE_SIZE = 200  # images looked up on disk when check_images="sample"
 
@@ -70,7 +70,8 @@ def load_coco_json(ann_file: PathLike) -> dict:
         with open(path, encoding="utf-8") as fh:
             data = json.load(fh)
     except json.JSONDecodeError as err:
-        raise _error(f"{path} is not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}",
+        where = f"line {err.lineno}, column {err.colno}"
+        raise _error(f"{path} is not valid JSON: {err.msg} at {where}",
                      "The file may be truncated; download or regenerate it.",
                      "data_ann_invalid_json") from None
     except UnicodeDecodeError:
@@ -95,8 +96,8 @@ def _check_references(data: dict, path: Path) -> None:
         for entry in data[kind]:
             if not isinstance(entry, dict) or "id" not in entry or (
                     kind == "images" and "file_name" not in entry):
-                raise _error(f"{path}: an entry of '{kind}' lacks 'id'"
-                             + (" or 'file_name'" if kind == "images" else "") + f": {entry!r:.120}",
+                needs = "'id' or 'file_name'" if kind == "images" else "'id'"
+                raise _error(f"{path}: an entry of '{kind}' lacks {needs}: {entry!r:.120}",
                              "Repair or regenerate the annotation file.", "data_ann_bad_entry")
     image_ids = {im["id"] for im in data["images"]}
     cat_ids = {c["id"] for c in data["categories"]}
@@ -117,7 +118,7 @@ def _ann_id(ann: object) -> object:
     return ann.get("id", "?") if isinstance(ann, dict) else repr(ann)[:60]
 
 
-def _to_check(images: list[dict], mode: Union[bool, str]) -> list[dict]:
+def _to_check(images: list[dict], mode: bool | str) -> list[dict]:
     if mode is False or mode is None:
         return []
     if mode == "sample" and len(images) > SAMPLE_SIZE:
@@ -129,7 +130,7 @@ def _to_check(images: list[dict], mode: Union[bool, str]) -> list[dict]:
 
 
 def check_coco_layout(ann_file: PathLike, img_dir: PathLike,
-                      check_images: Union[bool, Literal["sample", "all"]] = True,
+                      check_images: bool | Literal["sample", "all"] = True,
                       strict: bool = True) -> CocoSummary:
     """Validate a COCO annotation file against its image folder and summarise it.
 
@@ -199,7 +200,7 @@ def subset_coco(ann_file: PathLike, n: int, out_file: PathLike, seed: int = 0) -
                       image_ids=[im["id"] for im in out["images"]])
 
 
-def segmentation_to_mask(segm: Union[list, dict], height: int, width: int) -> np.ndarray:
+def segmentation_to_mask(segm: list | dict, height: int, width: int) -> np.ndarray:
     """Decode a COCO segmentation (polygons, RLE or uncompressed RLE) to a 0/1 uint8 mask."""
     from pycocotools import mask as mask_utils
 
@@ -209,7 +210,8 @@ def segmentation_to_mask(segm: Union[list, dict], height: int, width: int) -> np
         rle = mask_utils.frPyObjects(segm, height, width)
     else:
         counts = segm["counts"]
-        rle = {"size": segm["size"], "counts": counts.encode() if isinstance(counts, str) else counts}
+        rle = {"size": segm["size"],
+               "counts": counts.encode() if isinstance(counts, str) else counts}
     with warnings.catch_warnings():  # pycocotools 2.0.x vs numpy 2: harmless __array__ notice
         warnings.simplefilter("ignore", DeprecationWarning)
         return mask_utils.decode(rle)

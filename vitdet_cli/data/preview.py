@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence, Union
 
 import cv2
 import numpy as np
 
-from vitdet_cli.data.atomic import write_bytes_atomic
+from vitdet_cli.atomic import write_bytes_atomic
 from vitdet_cli.data.coco import segmentation_to_mask
 
 # BGR colours, one per category id (cycled).
@@ -18,14 +18,14 @@ PALETTE = np.array([(56, 56, 255), (151, 157, 255), (31, 112, 255), (29, 178, 25
                     (211, 188, 0), (209, 99, 0), (255, 56, 132), (236, 24, 0)], np.float32)
 
 
-def _name(class_names: Union[Sequence[str], Mapping[int, str]], cat_id: int) -> str:
+def _name(class_names: Sequence[str] | Mapping[int, str], cat_id: int) -> str:
     if isinstance(class_names, Mapping):
         return str(class_names.get(cat_id, cat_id))
     return class_names[cat_id - 1] if 0 < cat_id <= len(class_names) else str(cat_id)
 
 
 def draw_annotations(image: np.ndarray, anns: Sequence[dict],
-                     class_names: Union[Sequence[str], Mapping[int, str]],
+                     class_names: Sequence[str] | Mapping[int, str],
                      alpha: float = 0.45) -> np.ndarray:
     """A copy of ``image`` (BGR) with each COCO annotation's mask tinted, outlined, boxed and
     labelled. ``class_names`` is indexed by category id - 1, or maps id → name."""
@@ -46,7 +46,7 @@ def draw_annotations(image: np.ndarray, anns: Sequence[dict],
     font = 0.4 if min(h, w) >= 256 else 0.3
     for ann in anns:
         colour = PALETTE[(ann["category_id"] - 1) % len(PALETTE)].tolist()
-        x, y, bw, bh = (int(round(v)) for v in ann["bbox"])
+        x, y, bw, bh = (round(v) for v in ann["bbox"])
         cv2.rectangle(out, (x, y), (x + bw - 1, y + bh - 1), colour, 1)
         label = _name(class_names, ann["category_id"])
         (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, font, 1)
@@ -64,13 +64,13 @@ def tile(images: Sequence[np.ndarray], cols: int = 2, gap: int = 4) -> np.ndarra
     rows = (len(images) + cols - 1) // cols
     grid = np.full((rows * ch + (rows - 1) * gap, cols * cw + (cols - 1) * gap, 3), 255, np.uint8)
     for k, im in enumerate(images):
-        r, c = divmod(k, cols)
-        grid[r * (ch + gap):r * (ch + gap) + im.shape[0], c * (cw + gap):c * (cw + gap) + im.shape[1]] = im
+        y, x = (k // cols) * (ch + gap), (k % cols) * (cw + gap)
+        grid[y:y + im.shape[0], x:x + im.shape[1]] = im
     return grid
 
 
-def write_preview(ann_file: Union[str, Path], img_dir: Union[str, Path],
-                  out_path: Union[str, Path], n: int = 4, cols: int = 2) -> Path:
+def write_preview(ann_file: str | Path, img_dir: str | Path,
+                  out_path: str | Path, n: int = 4, cols: int = 2) -> Path:
     """Draw the first ``n`` images of a COCO file with their annotations into one JPEG grid."""
     data = json.loads(Path(ann_file).read_text())
     names = {c["id"]: c["name"] for c in data["categories"]}
@@ -84,6 +84,6 @@ def write_preview(ann_file: Union[str, Path], img_dir: Union[str, Path],
             cells.append(draw_annotations(image, by_image.get(im["id"], []), names))
     if not cells:
         cells = [np.full((64, 64, 3), 255, np.uint8)]
-    ok, buf = cv2.imencode(".jpg", tile(cells, cols=min(cols, len(cells))),
+    _, buf = cv2.imencode(".jpg", tile(cells, cols=min(cols, len(cells))),
                            [cv2.IMWRITE_JPEG_QUALITY, 90])
     return write_bytes_atomic(out_path, buf.tobytes())

@@ -19,17 +19,18 @@ import json
 import math
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Callable, Iterator, Optional, Sequence, Union
 
 import cv2
 import numpy as np
 
-from vitdet_cli.data.atomic import write_bytes_atomic, write_json_atomic
+from vitdet_cli.atomic import write_bytes_atomic, write_json_atomic
 from vitdet_cli.errors import VitdetError
 
 CLASS_NAMES: tuple[str, ...] = ("circle", "rectangle", "triangle", "ellipse", "star", "ring")
+GENERATOR = "vitdet_cli.data.synth"
 GENERATOR_VERSION = 1
 MARKER = "vitdet_synth.json"
 TRAIN_IMG, VAL_IMG = "train", "val"
@@ -82,7 +83,7 @@ class SyntheticDataset:
     num_images: dict[str, int]
     instances: dict[str, dict[str, int]]
     class_names: tuple[str, ...] = CLASS_NAMES
-    preview: Optional[Path] = None
+    preview: Path | None = None
     generated: bool = True
     seconds: float = 0.0
     train_img: Path = field(init=False)
@@ -112,7 +113,7 @@ class SyntheticDataset:
 
 
 def _ring_points(cx: float, cy: float, rx: float, ry: float, angle: float, n: int = 72,
-                 radii: Optional[np.ndarray] = None) -> np.ndarray:
+                 radii: np.ndarray | None = None) -> np.ndarray:
     t = np.linspace(0.0, 2 * np.pi, n, endpoint=False)
     r = 1.0 if radii is None else radii
     x, y = rx * r * np.cos(t), ry * r * np.sin(t)
@@ -159,14 +160,15 @@ def sample_shape(rng: np.random.Generator, cls: str, height: int, width: int,
     short = min(height, width)
     size = float(rng.uniform(*size_range)) * short
     margin = 0.3 * size
-    center = (float(rng.uniform(margin, width - margin)), float(rng.uniform(margin, height - margin)))
+    center = (float(rng.uniform(margin, width - margin)),
+              float(rng.uniform(margin, height - margin)))
     return ShapeSpec(cls=cls, center=center, size=size, angle=float(rng.uniform(0, 360)),
                      ratio=float(rng.uniform(*_RATIO[cls])),
                      jitter=tuple(float(j) for j in rng.uniform(-15, 15, 3)))
 
 
 def visible_masks(masks: Sequence[np.ndarray], min_area: int = 1,
-                  min_fraction: float = 0.0) -> list[Optional[np.ndarray]]:
+                  min_fraction: float = 0.0) -> list[np.ndarray | None]:
     """The visible part of each mask when later masks are painted over earlier ones.
 
     An instance whose visible area is below ``min_area`` px or below ``min_fraction`` of its
@@ -177,7 +179,7 @@ def visible_masks(masks: Sequence[np.ndarray], min_area: int = 1,
     owner = np.full(masks[0].shape, -1, np.int16)
     for k, m in enumerate(masks):
         owner[m > 0] = k
-    out: list[Optional[np.ndarray]] = []
+    out: list[np.ndarray | None] = []
     for k, m in enumerate(masks):
         vis = owner == k
         area = int(vis.sum())
@@ -258,7 +260,8 @@ def _paint(rng: np.random.Generator, img: np.ndarray, m: np.ndarray) -> None:
     img[ys, xs] = best + proj[:, None] * rng.uniform(-60, 60)
 
 
-def render_image(rng: np.random.Generator, masks: Sequence[np.ndarray], h: int, w: int) -> np.ndarray:
+def render_image(rng: np.random.Generator, masks: Sequence[np.ndarray], h: int,
+                 w: int) -> np.ndarray:
     """Background, then each mask painted in order (later ones occlude), blur and noise: uint8."""
     img = _background(rng, h, w)
     for m in masks:
@@ -271,7 +274,7 @@ def render_image(rng: np.random.Generator, masks: Sequence[np.ndarray], h: int, 
 # ---------------------------------------------------------------- annotations
 
 
-def _polygons(vis: np.ndarray) -> Optional[list[list[float]]]:
+def _polygons(vis: np.ndarray) -> list[list[float]] | None:
     """Polygons following the pixel edges of ``vis``; None when it has holes (use RLE)."""
     ys, xs = np.nonzero(vis)
     y0, x0 = max(int(ys.min()) - 1, 0), max(int(xs.min()) - 1, 0)
@@ -317,7 +320,7 @@ def mask_bbox(vis: np.ndarray) -> list[float]:
     return [float(x0), float(y0), float(xs.max() - x0 + 1), float(ys.max() - y0 + 1)]
 
 
-def annotate(visible: Sequence[Optional[np.ndarray]], specs: Sequence[ShapeSpec],
+def annotate(visible: Sequence[np.ndarray | None], specs: Sequence[ShapeSpec],
              rng: np.random.Generator, rle_fraction: float) -> list[dict]:
     """COCO annotation dicts (without ids) for the kept visible masks."""
     anns = []
@@ -336,17 +339,21 @@ def annotate(visible: Sequence[Optional[np.ndarray]], specs: Sequence[ShapeSpec]
 
 
 def generate_sample(params: SynthParams, index: int) -> tuple[np.ndarray, list[dict]]:
-    """Image ``index`` of the dataset (independent of the total count) and its annotations."""
+    """Image ``index`` of the dataset (independent of the total count) and its annotations.
+
+    Geometry and pixels draw from separate streams, so the annotations depend only on integer
+    rasterisation, not on how OpenCV blurs or resizes the background.
+    """
     h, w = params.image_size
-    rng = np.random.default_rng([params.seed, index])
-    short = min(h, w)
+    rng = np.random.default_rng([params.seed, index, 0])
     while True:
         specs, masks = sample_scene(rng, h, w, params.max_instances, params.size_range)
-        visible = visible_masks(masks, _min_area(short), 0.35)
+        visible = visible_masks(masks, _min_area(min(h, w)), 0.35)
         if any(v is not None for v in visible):
             break
-    image = render_image(rng, masks, h, w)
-    return image, annotate(visible, specs, rng, params.rle_fraction)
+    anns = annotate(visible, specs, rng, params.rle_fraction)
+    image = render_image(np.random.default_rng([params.seed, index, 1]), masks, h, w)
+    return image, anns
 
 
 # ---------------------------------------------------------------- dataset on disk
@@ -358,34 +365,38 @@ def _categories() -> list[dict]:
 
 def split_sizes(images: int, val_fraction: float) -> tuple[int, int]:
     """(train, val): at least one of each when there are two or more images and a val share."""
-    n_val = int(round(images * val_fraction))
+    n_val = round(images * val_fraction)
     if val_fraction > 0 and images >= 2:
         n_val = min(max(n_val, 1), images - 1)
     return images - n_val, n_val
 
 
-def _read_marker(root: Path) -> Optional[dict]:
+def _read_marker(root: Path) -> dict | None:
     try:
         data = json.loads((root / MARKER).read_text())
     except (OSError, ValueError):
         return None
-    return data if isinstance(data, dict) and data.get("generator") == __name__ else None
+    return data if isinstance(data, dict) and data.get("generator") == GENERATOR else None
 
 
-def is_synthetic_dataset(root: Union[str, Path]) -> bool:
+def is_synthetic_dataset(root: str | Path) -> bool:
     """True when ``root`` holds (or held, partially written) a dataset made by this module."""
     return _read_marker(Path(root)) is not None
 
 
-def load_synthetic_dataset(root: Union[str, Path]) -> Optional[SyntheticDataset]:
+def load_synthetic_dataset(root: str | Path) -> SyntheticDataset | None:
     """The complete dataset at ``root``, or None if absent, partial or missing files."""
     root = Path(root)
     marker = _read_marker(root)
     if not marker or not marker.get("complete"):
         return None
-    params = marker["params"]
-    n_train, n_val = marker["num_images"]["train"], marker["num_images"]["val"]
-    ext = params["image_format"]
+    try:
+        params = marker["params"]
+        n_train, n_val = marker["num_images"]["train"], marker["num_images"]["val"]
+        ext = params["image_format"]
+        instances, class_names = marker["instances"], tuple(marker["class_names"])
+    except (KeyError, TypeError):
+        return None
     expected = [root / TRAIN_IMG / f"{i:06d}.{ext}" for i in range(n_train)]
     expected += [root / VAL_IMG / f"{i:06d}.{ext}" for i in range(n_train, n_train + n_val)]
     if not (root / TRAIN_ANN).is_file() or not (root / VAL_ANN).is_file():
@@ -393,9 +404,18 @@ def load_synthetic_dataset(root: Union[str, Path]) -> Optional[SyntheticDataset]
     if not all(p.is_file() for p in expected):
         return None
     preview = root / "preview.jpg"
-    return SyntheticDataset(root, params, marker["num_images"], marker["instances"],
-                            tuple(marker["class_names"]), preview if preview.is_file() else None,
-                            generated=False)
+    return SyntheticDataset(root, params, {"train": n_train, "val": n_val}, instances,
+                            class_names, preview if preview.is_file() else None, generated=False)
+
+
+def _coerce(p: SynthParams) -> SynthParams:
+    """Plain ints, floats and tuples (an int image_size means square), so params compare equal
+    to what the marker file reads back."""
+    size = (p.image_size, p.image_size) if isinstance(p.image_size, int) else p.image_size
+    return SynthParams(int(p.images), int(p.seed), (int(size[0]), int(size[1])),
+                       float(p.val_fraction), int(p.max_instances),
+                       (float(p.size_range[0]), float(p.size_range[1])), float(p.rle_fraction),
+                       str(p.image_format))
 
 
 def _validate(p: SynthParams) -> None:
@@ -415,8 +435,11 @@ def _validate(p: SynthParams) -> None:
                   "max_instances >= 1; size_range fractions of the shorter side in (0, 1].")
 
 
-def _prepare_dir(root: Path, force: bool) -> Optional[dict]:
+def _prepare_dir(root: Path, force: bool) -> dict | None:
     """Refuse a non-empty folder that is not ours (unless forced); return the old marker."""
+    if root.exists() and not root.is_dir():
+        raise VitdetError(f"{root} exists and is not a folder", hint="Choose a folder path.",
+                          code="data_out_not_dir", exit_code=2)
     old = _read_marker(root)
     if old is None and root.is_dir() and any(root.iterdir()) and not force:
         raise VitdetError(
@@ -437,10 +460,10 @@ def _remove_stale(root: Path, keep: set[Path]) -> None:
 
 
 def make_synthetic_dataset(
-    out_dir: Union[str, Path],
+    out_dir: str | Path,
     images: int = SynthParams.images,
     seed: int = SynthParams.seed,
-    image_size: Union[int, tuple[int, int]] = SynthParams.image_size,
+    image_size: int | tuple[int, int] = SynthParams.image_size,
     val_fraction: float = SynthParams.val_fraction,
     *,
     max_instances: int = SynthParams.max_instances,
@@ -449,7 +472,7 @@ def make_synthetic_dataset(
     image_format: str = SynthParams.image_format,
     preview: bool = True,
     force: bool = False,
-    progress: Optional[ProgressFn] = None,
+    progress: ProgressFn | None = None,
 ) -> SyntheticDataset:
     """Generate the shapes dataset under ``out_dir`` (see the module docstring for the layout).
 
@@ -459,16 +482,13 @@ def make_synthetic_dataset(
     ``progress(done, total)`` is called after each image.
     """
     start = time.monotonic()
-    if isinstance(image_size, int):
-        image_size = (image_size, image_size)
-    p = SynthParams(int(images), int(seed), (int(image_size[0]), int(image_size[1])),
-                    float(val_fraction), int(max_instances),
-                    (float(size_range[0]), float(size_range[1])), float(rle_fraction), image_format)
+    p = _coerce(SynthParams(images, seed, image_size, val_fraction, max_instances, size_range,
+                            rle_fraction, image_format))
     _validate(p)
     root = Path(out_dir)
     old = _prepare_dir(root, force)
     root.mkdir(parents=True, exist_ok=True)
-    marker = {"generator": __name__, "complete": False, "params": p.to_dict()}
+    marker = {"generator": GENERATOR, "complete": False, "params": p.to_dict()}
     write_json_atomic(root / MARKER, marker, indent=2)
 
     n_train, n_val = split_sizes(p.images, p.val_fraction)
@@ -481,8 +501,9 @@ def make_synthetic_dataset(
     ann_id, done = 1, 0
     for split, (folder, indices) in splits.items():
         (root / folder).mkdir(parents=True, exist_ok=True)
-        coco = {"info": {"description": "vitdet synthetic shapes", "version": str(GENERATOR_VERSION)},
-                "licenses": [], "images": [], "annotations": [], "categories": _categories()}
+        info = {"description": "vitdet synthetic shapes", "version": str(GENERATOR_VERSION)}
+        coco = {"info": info, "licenses": [], "images": [], "annotations": [],
+                "categories": _categories()}
         counts = dict.fromkeys(CLASS_NAMES, 0)
         for i in indices:
             image, anns = generate_sample(p, i)
@@ -538,24 +559,14 @@ def _lock(root: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def ensure_synthetic_dataset(root: Union[str, Path], **kw) -> SyntheticDataset:
+def ensure_synthetic_dataset(root: str | Path, **kw) -> SyntheticDataset:
     """Return the dataset at ``root``, generating it first if absent, partial or made with
     other params. Takes :func:`make_synthetic_dataset`'s keyword arguments."""
     root = Path(root)
-    size = kw.get("image_size", SynthParams.image_size)
-    size = (size, size) if isinstance(size, int) else tuple(int(s) for s in size)
-    names = {f for f in SynthParams.__dataclass_fields__}
-    wanted = SynthParams(**{**{k: v for k, v in kw.items() if k in names}, "image_size": size})
+    names = {f.name for f in fields(SynthParams)}
+    wanted = _coerce(SynthParams(**{k: v for k, v in kw.items() if k in names})).to_dict()
     with _lock(root):
         existing = load_synthetic_dataset(root)
-        if existing is not None and existing.params == _normalised(wanted):
+        if existing is not None and existing.params == wanted:
             return existing
         return make_synthetic_dataset(root, **kw)
-
-
-def _normalised(p: SynthParams) -> dict:
-    """Params as they read back from the marker JSON (tuples become lists, numbers floats)."""
-    return json.loads(json.dumps(SynthParams(
-        int(p.images), int(p.seed), tuple(int(s) for s in p.image_size), float(p.val_fraction),
-        int(p.max_instances), tuple(float(s) for s in p.size_range), float(p.rle_fraction),
-        p.image_format).to_dict()))

@@ -6,6 +6,7 @@ fetch (pip download, sha256 pinned) → unpack → patch → pip wheel (no isola
 
 from __future__ import annotations
 
+import fcntl
 import importlib.metadata as md
 import json
 import os
@@ -14,9 +15,10 @@ import subprocess
 import sys
 import tarfile
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 from vitdet_cli.errors import VitdetError
 from vitdet_cli.mmcv_build import patches as patchlib
@@ -260,10 +262,33 @@ def verify(target: str) -> list:
     return [Check(**c) for c in data.get("checks", []) if c["group"] == "mmcv ops" or c["name"] == "mmcv"]
 
 
+@contextmanager
+def build_lock(key: str) -> Iterator[None]:
+    """One build per cache key at a time; a second caller waits, then finds the cached wheel."""
+    lock_path = cache_root() / "locks" / f"{key}.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            info(f"another build of {key} is running; waiting for it (lock {lock_path})")
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def build_mmcv(target: str = "auto", force: bool = False, install_wheel: bool = True) -> BuildResult:
     """Build (or reuse) the mmcv wheel for ``target``, install it and verify its ops."""
     start = time.monotonic()
-    p = plan(target)
+    key = plan(target).spec.key
+    with build_lock(key):
+        p = plan(target)  # again: a build we waited for may have filled the cache
+        return _build_locked(p, force, install_wheel, start)
+
+
+def _build_locked(p: BuildPlan, force: bool, install_wheel: bool, start: float) -> BuildResult:
     p.log_path.parent.mkdir(parents=True, exist_ok=True)
     from_cache = p.cached_wheel is not None and not force
     if from_cache:

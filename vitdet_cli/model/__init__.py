@@ -9,6 +9,7 @@ Call :func:`register_modules` before building an MMDetection config that names `
 from __future__ import annotations
 
 import importlib
+import warnings
 from typing import Any
 
 # public name -> (module, attribute)
@@ -38,7 +39,22 @@ REGISTRATIONS = (
     ("HOOKS", "Fp16CompresssionHook", "Fp16CompresssionHook"),
 )
 
-__all__ = [*_LAZY, "REGISTRATIONS", "register_modules"]
+__all__ = [
+    "REGISTRATIONS",
+    "Fp16CompresssionHook",
+    "LN2d",
+    "LayerDecayOptimizerConstructor",
+    "LoadReport",
+    "SimpleFPN",
+    "ViT",
+    "ViTDetPreset",
+    "get_layer_id",
+    "get_preset",
+    "list_presets",
+    "load_pretrained_backbone",
+    "lr_scale",
+    "register_modules",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -71,7 +87,14 @@ def register_modules(registries: dict[str, Any] | None = None, force: bool = Fal
         registry = registries[attr]
         cls = __getattr__(public)
         current = registry.module_dict.get(type_name)
-        if current is cls or (current is not None and not force):
+        if current is cls:
+            continue
+        if current is not None and not force:
+            warnings.warn(
+                f"{attr} already has a different {type_name!r} ({current.__module__}); "
+                "keeping it (register_modules(force=True) replaces it)",
+                stacklevel=2,
+            )
             continue
         registry.register_module(name=type_name, module=cls, force=True)
         changed.append(f"{attr}.{type_name}")

@@ -180,8 +180,7 @@ def strip_prefix(
 ) -> tuple[dict[str, Tensor], list[str]]:
     """Keys under ``prefix`` (or the first of :data:`KNOWN_PREFIXES` present) with it removed,
     and the keys left out. ``module.`` (DDP) is always removed first."""
-    plain = {k[len("module."):] if k.startswith("module.") else k: v
-             for k, v in state_dict.items()}
+    plain = {k.removeprefix("module."): v for k, v in state_dict.items()}
     if prefix is None:
         prefix = next((p for p in KNOWN_PREFIXES if any(k.startswith(p) for k in plain)), "")
     if not prefix:

@@ -69,7 +69,7 @@ def use_amp(exp: ExperimentConfig, shape: RunShape) -> bool:
 
 def model_cfg(exp: ExperimentConfig, num_classes: int) -> dict:
     """The Mask R-CNN dict: ViT + SimpleFPN + RPN + Shared4Conv1FC box head + FCN mask head."""
-    from vitdet_cli.model.presets import get_preset
+    from vitdet_cli.model.presets import NECK_NORM_CFG, get_preset
 
     preset = get_preset(exp.model.preset)
     img = exp.model.img_size or preset.img_size
@@ -82,7 +82,7 @@ def model_cfg(exp: ExperimentConfig, num_classes: int) -> dict:
         backbone["init_cfg"] = dict(type="Pretrained", checkpoint=str(exp.model.pretrained))
     neck = dict(type="SimpleFPN", **preset.neck_kwargs())
     ch = neck["out_channels"]
-    norm = dict(type="LN2d", requires_grad=True)
+    norm = dict(NECK_NORM_CFG)
     coder = dict(type="DeltaXYWHBBoxCoder", target_means=[0.0] * 4, target_stds=[1.0] * 4)
     return dict(
         type="MaskRCNN",

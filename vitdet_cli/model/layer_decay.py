@@ -25,7 +25,7 @@ def _backbone_relative(param_name: str) -> str | None:
     Accepts detector names (``backbone.blocks.0...``), DDP names (``module.backbone...``) and
     names of a bare backbone (``blocks.0...``).
     """
-    name = param_name[len("module."):] if param_name.startswith("module.") else param_name
+    name = param_name.removeprefix("module.")
     if name.startswith("backbone."):
         return name[len("backbone."):]
     if name.startswith(("blocks.", "patch_embed.")) or name in _EMBED_NAMES:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import torch
 from torch import Tensor, nn
 
 from vitdet_cli.errors import ConfigError
@@ -88,9 +87,3 @@ def trunc_normal_init(module: nn.Module, std: float = 0.02) -> None:
     elif isinstance(module, nn.LayerNorm) and module.elementwise_affine:
         nn.init.ones_(module.weight)
         nn.init.zeros_(module.bias)
-
-
-@torch.no_grad()
-def copy_(dst: Tensor, src: Tensor) -> None:
-    """Copy ``src`` into ``dst`` in place without recording autograd history."""
-    dst.copy_(src.to(dtype=dst.dtype, device=dst.device))

@@ -22,7 +22,11 @@ NECK_NORM_CFG: dict[str, Any] = {"type": "LN2d", "eps": 1e-6, "requires_grad": T
 @dataclass(frozen=True)
 class ViTDetPreset:
     """One model size. ``backbone_kwargs()``/``neck_kwargs()`` give constructor arguments;
-    ``backbone_cfg()``/``neck_cfg()`` the same with the registry ``type`` for mmengine."""
+    ``backbone_cfg()``/``neck_cfg()`` the same with the registry ``type`` for mmengine.
+
+    ``layer_decay`` is the layer-wise lr decay rate; ``fc_channels`` the width of the box
+    head's fc layer (1024 in the paper); ``fpn_out_channels`` the pyramid / RoI head width.
+    """
 
     name: str
     embed_dim: int
@@ -32,11 +36,12 @@ class ViTDetPreset:
     window_size: int
     global_block_indexes: tuple[int, ...]
     img_size: int
-    layer_decay_rate: float
+    layer_decay: float
     patch_size: int = 16
     mlp_ratio: float = 4.0
     pretrain_img_size: int = 224
     fpn_out_channels: int = 256
+    fc_channels: int = 1024
     description: str = ""
 
     @property
@@ -60,9 +65,11 @@ class ViTDetPreset:
         d = self.embed_dim
         return [d // 4, d // 2, d, d]
 
-    def backbone_kwargs(self) -> dict[str, Any]:
+    def backbone_kwargs(self, img_size: int | None = None) -> dict[str, Any]:
+        """ViT arguments; ``img_size`` overrides the training input size (it sizes the
+        relative-position tables of the global blocks)."""
         return {
-            "img_size": self.img_size,
+            "img_size": img_size or self.img_size,
             "patch_size": self.patch_size,
             "embed_dim": self.embed_dim,
             "depth": self.depth,
@@ -87,8 +94,8 @@ class ViTDetPreset:
             "norm_cfg": dict(NECK_NORM_CFG),
         }
 
-    def backbone_cfg(self) -> dict[str, Any]:
-        return {"type": "ViT", **self.backbone_kwargs()}
+    def backbone_cfg(self, img_size: int | None = None) -> dict[str, Any]:
+        return {"type": "ViT", **self.backbone_kwargs(img_size)}
 
     def neck_cfg(self) -> dict[str, Any]:
         return {"type": "SimpleFPN", **self.neck_kwargs()}
@@ -97,7 +104,7 @@ class ViTDetPreset:
         """``paramwise_cfg`` for ``LayerDecayOptimizerConstructor``."""
         return {
             "num_layers": self.num_layers,
-            "decay_rate": self.layer_decay_rate,
+            "decay_rate": self.layer_decay,
             "decay_type": "layer_wise",
         }
 
@@ -116,31 +123,32 @@ PRESETS: dict[str, ViTDetPreset] = {
             name="vit-b",
             embed_dim=768, depth=12, num_heads=12, drop_path_rate=0.1,
             window_size=14, global_block_indexes=(2, 5, 8, 11),
-            img_size=1024, layer_decay_rate=0.7,
+            img_size=1024, layer_decay=0.7,
             description="ViTDet ViT-B Mask R-CNN (paper: 51.6 box AP / 45.9 mask AP, COCO)",
         ),
         ViTDetPreset(
             name="vit-l",
             embed_dim=1024, depth=24, num_heads=16, drop_path_rate=0.4,
             window_size=14, global_block_indexes=(5, 11, 17, 23),
-            img_size=1024, layer_decay_rate=0.8,
+            img_size=1024, layer_decay=0.8,
             description="ViTDet ViT-L Mask R-CNN (paper: 55.5 box AP / 49.2 mask AP, COCO)",
         ),
         ViTDetPreset(
             name="vit-h",
             embed_dim=1280, depth=32, num_heads=16, drop_path_rate=0.5,
             window_size=14, global_block_indexes=(7, 15, 23, 31),
-            img_size=1024, layer_decay_rate=0.9,
+            img_size=1024, layer_decay=0.9,
             description="ViTDet ViT-H Mask R-CNN (paper: 56.7 box AP / 50.2 mask AP, COCO)",
         ),
         # CPU demos and tests: 256 px → 16x16 tokens, 8x8 windows (2x2 of them, no padding),
         # blocks 1 and 3 global (the last block global, as in every paper size).
-        # Trained from scratch, so no layer decay (1.0) and no drop path.
+        # Trained from scratch, so no layer decay (1.0) and no drop path; 64-wide pyramid and
+        # RoI convs, 256-wide box fc.
         ViTDetPreset(
             name="vit-tiny",
             embed_dim=192, depth=4, num_heads=3, drop_path_rate=0.0,
             window_size=8, global_block_indexes=(1, 3),
-            img_size=256, layer_decay_rate=1.0, fpn_out_channels=64,
+            img_size=256, layer_decay=1.0, fpn_out_channels=64, fc_channels=256,
             description="tiny ViTDet for CPU demos and tests (from scratch, 256 px)",
         ),
     )

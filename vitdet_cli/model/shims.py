@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import functools
 import os
-import tempfile
-from pathlib import Path
 
 _applied: set[str] = set()
 
@@ -36,32 +34,47 @@ def mmengine_safe_globals() -> list:
     return types
 
 
+_DEFAULT_STATS = ("min", "max", "current", "mean")
+
+
+def _history_buffer_getstate(self) -> dict:
+    """Like mmengine's, but without the built-in statistics functions.
+
+    mmengine pickles ``HistoryBuffer.min`` & co. as ``getattr(HistoryBuffer, 'min')``, which a
+    ``weights_only`` load must refuse (allowing ``getattr`` would open the door to code). They are
+    re-registered by ``__setstate__`` anyway, so leaving them out loses nothing.
+    """
+    state = {k: v for k, v in self.__dict__.items() if k != "statistics_methods"}
+    custom = {k: v for k, v in self._statistics_methods.items() if k not in _DEFAULT_STATS}
+    if custom:
+        state["statistics_methods"] = custom
+    return state
+
+
 def allow_mmengine_checkpoints() -> None:
-    """Let ``torch.load(weights_only=True)`` read mmengine checkpoints (resume, load_from)."""
+    """Let ``torch.load(weights_only=True)`` read the checkpoints our runs write (resume).
+
+    Known plain-data types are allow-listed and message-hub buffers are saved without function
+    references; anything else in a foreign file still fails the safe load.
+    """
     if not _once("safe_globals"):
         return
     import torch
+    from mmengine.logging.history_buffer import HistoryBuffer
 
+    HistoryBuffer.__getstate__ = _history_buffer_getstate
     if hasattr(torch.serialization, "add_safe_globals"):
         torch.serialization.add_safe_globals(mmengine_safe_globals())
 
 
 def atomic_torch_save(obj, filename: str | os.PathLike) -> None:
-    """``torch.save`` to a temp file in the same folder, fsync, then rename over the target."""
+    """``torch.save`` that never leaves a partial file (temp file, fsync, rename)."""
     import torch
 
-    path = Path(filename)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(obj, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from vitdet_cli.atomic import atomic_writer
+
+    with atomic_writer(filename) as fh:
+        torch.save(obj, fh)
 
 
 def atomic_checkpoints() -> None:

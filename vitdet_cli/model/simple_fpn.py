@@ -145,7 +145,7 @@ def _log2_scale(scale: float) -> int:
             f"unsupported pyramid scale factor {scale!r}",
             hint="use powers of two from 0.5 up, e.g. scale_factors=(4, 2, 1, 0.5)",
         )
-    return int(round(steps))
+    return round(steps)
 
 
 def _rescale_stage(scale: float, dim: int, norm_cfg: Mapping[str, Any] | None) -> nn.Sequential:

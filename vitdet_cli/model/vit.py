@@ -397,9 +397,12 @@ class ViT(BaseModule):
         rel_pos_zero_init: zero-initialise relative-position tables.
         window_size: window side in tokens for the blocks in ``window_block_indexes``.
         window_block_indexes: blocks with window attention; all others attend globally.
+            ``None`` (default) gives every block but each third, i.e. (0, 1, 3, 4, 6, 7, 9,
+            10) for depth 12 as in ViT-B (MMDetection's default tuple).
         pretrain_img_size: image side of pre-training; the pos-embed holds that grid.
         pretrain_use_cls_token: the pos-embed has a leading cls-token slot (MAE: yes).
-        with_cp: activation checkpointing per block while training (saves memory, ~30% slower).
+        with_cp: activation checkpointing per block while training: activations are
+            recomputed in backward, trading compute for memory.
         init_cfg: ``dict(type='Pretrained', checkpoint=path)`` loads MAE (or mmdet) weights
             in :meth:`init_weights`; other mmengine init cfgs are passed on.
     """
@@ -421,13 +424,15 @@ class ViT(BaseModule):
         use_rel_pos: bool = False,
         rel_pos_zero_init: bool = True,
         window_size: int = 0,
-        window_block_indexes: Sequence[int] = (0, 1, 3, 4, 6, 7, 9, 10),
+        window_block_indexes: Sequence[int] | None = None,
         pretrain_img_size: int = 224,
         pretrain_use_cls_token: bool = True,
         with_cp: bool = False,
         init_cfg: Mapping[str, Any] | None = None,
     ):
         super().__init__(init_cfg=init_cfg)
+        if window_block_indexes is None:
+            window_block_indexes = [i for i in range(depth) if i % 3 != 2]
         _check_vit_args(embed_dim, num_heads, depth, window_block_indexes, img_size, patch_size)
         norm_cfg = dict(norm_cfg) if norm_cfg is not None else {"type": "LN", "eps": DEFAULT_LN_EPS}
         act_cfg = dict(act_cfg) if act_cfg is not None else {"type": "GELU"}
@@ -452,7 +457,7 @@ class ViT(BaseModule):
             self.pos_embed = None
 
         token_grid = (img_size // patch_size, img_size // patch_size)
-        rates = torch.linspace(0, drop_path_rate, depth).tolist() if depth else []
+        rates = [drop_path_rate * i / max(depth - 1, 1) for i in range(depth)]
         self.blocks = nn.ModuleList(
             Block(
                 dim=embed_dim,

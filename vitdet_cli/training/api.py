@@ -168,9 +168,11 @@ class TrainResult:
     final_metrics: dict
     last_checkpoint: Optional[Path]
     curves: Optional[Path]
+    ranks_in_sync: Optional[bool] = None  # distributed runs: all ranks ended with equal weights
 
     def to_dict(self) -> dict:
         return {"work_dir": str(self.work_dir), "seconds": round(self.seconds, 1),
+                "ranks_in_sync": self.ranks_in_sync,
                 "final_metrics": self.final_metrics,
                 "last_checkpoint": str(self.last_checkpoint) if self.last_checkpoint else None,
                 "curves": str(self.curves) if self.curves else None}
@@ -179,6 +181,9 @@ class TrainResult:
 def run_training(plan: TrainPlan) -> TrainResult:
     """Train in-process (one device) or through torchrun; then collect the final metrics."""
     start = time.monotonic()
+    import shutil
+
+    shutil.rmtree(plan.work_dir / "ranks", ignore_errors=True)
     if plan.launch.distributed:
         env = dict(os.environ, **plan.launch.env)
         proc = subprocess.run(plan.launch.argv, env=env)
@@ -195,7 +200,7 @@ def run_training(plan: TrainPlan) -> TrainResult:
 
 def collect_result(work_dir: Path, seconds: float = 0.0) -> TrainResult:
     """The last validation metrics (also written to final_metrics.json) and artifact paths."""
-    from vitdet_cli.data.atomic import write_json_atomic
+    from vitdet_cli.atomic import write_json_atomic
     from vitdet_cli.report.plots import read_jsonl
 
     rows = read_jsonl(work_dir / "metrics.jsonl")
@@ -204,8 +209,10 @@ def collect_result(work_dir: Path, seconds: float = 0.0) -> TrainResult:
     if final:
         write_json_atomic(work_dir / "final_metrics.json", final, indent=2)
     curves = work_dir / "curves.png"
+    digests = {json.loads(p.read_text())["sha256"] for p in (work_dir / "ranks").glob("rank_*.json")}
     return TrainResult(work_dir, seconds, final, latest_complete(work_dir),
-                       curves if curves.is_file() else None)
+                       curves if curves.is_file() else None,
+                       None if not digests else len(digests) == 1)
 
 
 def describe(plan: TrainPlan) -> str:

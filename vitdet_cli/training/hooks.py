@@ -81,5 +81,31 @@ class VitdetMetricsHook(Hook):
         self._plot(runner)
 
     def after_run(self, runner) -> None:
+        write_rank_digest(runner)
         if is_main_process():
             self._plot(runner)
+
+
+def weights_digest(model) -> str:
+    """sha256 over every parameter and buffer (names and bytes), for cross-rank comparison."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    module = getattr(model, "module", model)
+    for name, tensor in sorted(module.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def write_rank_digest(runner) -> None:
+    """Each rank of a distributed run records its weights' digest under ``ranks/``."""
+    from mmengine.dist import get_dist_info
+
+    rank, world = get_dist_info()
+    if world <= 1:
+        return
+    out = Path(runner.work_dir) / "ranks"
+    out.mkdir(exist_ok=True)
+    row = {"rank": rank, "world_size": world, "iter": runner.iter, "sha256": weights_digest(runner.model)}
+    (out / f"rank_{rank}.json").write_text(json.dumps(row))

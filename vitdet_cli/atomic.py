@@ -6,7 +6,8 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, BinaryIO, Iterator
 
 
 def _file_mode() -> int:
@@ -19,15 +20,19 @@ def _file_mode() -> int:
 _MODE = _file_mode()
 
 
-def write_bytes_atomic(path: str | os.PathLike, data: bytes, fsync: bool = True) -> Path:
-    """Write ``data`` to a temp file beside ``path`` (fsync'd unless told not to), then rename it
-    over ``path``."""
+@contextmanager
+def atomic_writer(path: str | os.PathLike, fsync: bool = True) -> Iterator[BinaryIO]:
+    """A binary file handle whose content replaces ``path`` only if the block completes.
+
+    Writes go to a temp file beside ``path`` (fsync'd unless told not to), renamed over it at the
+    end; on any error the temp file is removed and ``path`` is untouched.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            yield fh
             if fsync:
                 fh.flush()
                 os.fsync(fh.fileno())
@@ -36,7 +41,13 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes, fsync: bool = True)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes, fsync: bool = True) -> Path:
+    """Write ``data`` to ``path`` atomically."""
+    with atomic_writer(path, fsync) as fh:
+        fh.write(data)
+    return Path(path)
 
 
 def write_json_atomic(path: str | os.PathLike, obj: Any, indent: int | None = None) -> Path:
