@@ -18,7 +18,10 @@ SMI_310P3 = (FIXTURES / "npu_smi" / "310p3_duo.txt").read_text()
 
 def test_parse_910b3():
     chips = parse_npu_smi_info(SMI_910B3)
-    assert [(c.npu, c.chip, c.name, c.health) for c in chips] == [(0, 0, "910B3", "OK"), (1, 0, "910B3", "OK")]
+    assert [(c.npu, c.chip, c.name, c.health) for c in chips] == [
+        (0, 0, "910B3", "OK"),
+        (1, 0, "910B3", "OK"),
+    ]
     assert chips[1].bus_id == "0000:C2:00.0" and chips[1].memory_used_mb == 58626
     assert chips[0].memory_total_mb == 65536
 
@@ -44,9 +47,27 @@ def test_soc_from_table():
 @pytest.mark.parametrize(
     "explicit, env, smi, config, expected",
     [
-        ("Ascend310P3", {"SOC_VERSION": "Ascend910B4"}, SMI_910B3, "Ascend910B1", ("Ascend310P3", "flag")),
-        (None, {"SOC_VERSION": "Ascend910B4"}, SMI_310P3, "Ascend910B1", ("Ascend910B4", "environment (SOC_VERSION)")),
-        (None, {"ASCEND_SOC_VERSION": "910B2"}, SMI_310P3, None, ("Ascend910B2", "environment (ASCEND_SOC_VERSION)")),
+        (
+            "Ascend310P3",
+            {"SOC_VERSION": "Ascend910B4"},
+            SMI_910B3,
+            "Ascend910B1",
+            ("Ascend310P3", "flag"),
+        ),
+        (
+            None,
+            {"SOC_VERSION": "Ascend910B4"},
+            SMI_310P3,
+            "Ascend910B1",
+            ("Ascend910B4", "environment (SOC_VERSION)"),
+        ),
+        (
+            None,
+            {"ASCEND_SOC_VERSION": "910B2"},
+            SMI_310P3,
+            None,
+            ("Ascend910B2", "environment (ASCEND_SOC_VERSION)"),
+        ),
         (None, {}, SMI_310P3, "Ascend910B1", ("Ascend310P3", "npu-smi")),
         (None, {}, "", "Ascend910B1", ("Ascend910B1", "config")),
         (None, {}, "", None, ("Ascend910B3", "default")),
@@ -67,10 +88,13 @@ def test_normalize_soc():
 def test_toolkit_version_files(tmp_path):
     (tmp_path / "x86_64-linux").mkdir()
     (tmp_path / "x86_64-linux" / "ascend_toolkit_install.info").write_text(
-        "package_name=Ascend-cann-toolkit\nversion=8.5.0\ninnerversion=V100R001C23\n")
+        "package_name=Ascend-cann-toolkit\nversion=8.5.0\ninnerversion=V100R001C23\n"
+    )
     assert toolkit_version(tmp_path) == "8.5.0"
     other = tmp_path / "other"
     other.mkdir()
-    (other / "version.cfg").write_text("# version cfg\nruntime_running_version=[8.0.0.1.200:8.0.RC1]\n")
+    (other / "version.cfg").write_text(
+        "# version cfg\nruntime_running_version=[8.0.0.1.200:8.0.RC1]\n"
+    )
     assert toolkit_version(other) == "8.0.0.1.200"
     assert toolkit_version(None) is None

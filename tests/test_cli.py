@@ -33,7 +33,10 @@ def test_json_flag_before_and_after_subcommand(cli, tmp_path):
 def test_console_script_entry_has_no_traceback(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("trian: {}\n")
-    proc = subprocess.run([sys.executable, "-m", "vitdet_cli", "config", "show", str(bad)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "vitdet_cli", "config", "show", str(bad)],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2
     assert "did you mean 'train'" in proc.stderr and "Traceback" not in proc.stderr

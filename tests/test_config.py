@@ -20,10 +20,17 @@ def test_defaults_and_values(tmp_path):
 
 
 def test_overrides_are_coerced_to_field_types(tmp_path):
-    cfg = load_config(write(tmp_path, "name: x\n"), [
-        "train.lr=2e-4", "train.batch_size=3", "model.with_cp=true", "device.devices=6,7",
-        "data.subset=10", "device.kind=npu",
-    ])
+    cfg = load_config(
+        write(tmp_path, "name: x\n"),
+        [
+            "train.lr=2e-4",
+            "train.batch_size=3",
+            "model.with_cp=true",
+            "device.devices=6,7",
+            "data.subset=10",
+            "device.kind=npu",
+        ],
+    )
     assert cfg.train.lr == pytest.approx(2e-4) and isinstance(cfg.train.lr, float)
     assert cfg.train.batch_size == 3 and cfg.model.with_cp is True
     assert cfg.device.devices == [6, 7] and cfg.data.subset == 10 and cfg.device.kind == "npu"
@@ -49,7 +56,9 @@ def test_wrong_type_and_range_name_field_and_file(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_config(path)
     msg = info.value.message
-    assert "'train.lr'" in msg and "'train.batch_size'" in msg and "greater than or equal to 1" in msg
+    assert (
+        "'train.lr'" in msg and "'train.batch_size'" in msg and "greater than or equal to 1" in msg
+    )
     assert msg.count(str(path)) == 2
 
 
@@ -93,9 +102,14 @@ def test_cli_misspelt_key_exit_2_without_traceback(cli, tmp_path):
 def test_cli_json_error_shape(cli_json, tmp_path):
     result, data = cli_json("config", "show", str(tmp_path / "missing.yaml"))
     assert result.exit_code == 2
-    assert set(data["error"]) == {"code", "message", "hint"} and data["error"]["code"] == "config_not_found"
+    assert (
+        set(data["error"]) == {"code", "message", "hint"}
+        and data["error"]["code"] == "config_not_found"
+    )
 
 
 def test_cli_show_resolves_overrides(cli_json, tmp_path):
-    result, data = cli_json("config", "show", str(write(tmp_path, "name: x\n")), "--set", "train.lr=0.5")
+    result, data = cli_json(
+        "config", "show", str(write(tmp_path, "name: x\n")), "--set", "train.lr=0.5"
+    )
     assert result.exit_code == 0 and data["train"]["lr"] == 0.5 and data["name"] == "x"

@@ -48,7 +48,12 @@ def test_smoke_tests_agree_with_known_answers():
 
 
 def test_mmcv_version_rule(monkeypatch):
-    for version, status in [("2.2.0", "fail"), ("2.1.0", "ok"), ("2.0.0rc4", "ok"), ("2.0.0rc3", "fail")]:
+    for version, status in [
+        ("2.2.0", "fail"),
+        ("2.1.0", "ok"),
+        ("2.0.0rc4", "ok"),
+        ("2.0.0rc3", "fail"),
+    ]:
         monkeypatch.setattr(checks, "_version", lambda dist, v=version: v)
         mmcv = [c for c in checks.check_packages() if c.name == "mmcv"][0]
         assert mmcv.status == status, version
@@ -78,8 +83,14 @@ def test_devices_parse_and_placement():
     with pytest.raises(VitdetError, match="not a device index"):
         device.parse_devices("a")
     p = device.Placement("npu", [6, 7])
-    assert p.env() == {"ASCEND_RT_VISIBLE_DEVICES": "6,7"} and p.backend == "hccl" and p.world_size == 2
-    assert device.Placement("cpu", [0, 1]).env() == {} and device.Placement("cuda").backend == "nccl"
+    assert (
+        p.env() == {"ASCEND_RT_VISIBLE_DEVICES": "6,7"}
+        and p.backend == "hccl"
+        and p.world_size == 2
+    )
+    assert (
+        device.Placement("cpu", [0, 1]).env() == {} and device.Placement("cuda").backend == "nccl"
+    )
 
 
 def test_resolve_kind_here():

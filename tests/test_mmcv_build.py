@@ -29,8 +29,9 @@ def make_patch_dir(root: Path, items):
     folder = root / "mmcv-2.1.0"
     folder.mkdir(parents=True)
     for name, targets, old, new in items:
-        (folder / name).write_text(HEADER.format(fixes=f"change {old}", targets=targets)
-                                   + DIFF.format(old=old, new=new))
+        (folder / name).write_text(
+            HEADER.format(fixes=f"change {old}", targets=targets) + DIFF.format(old=old, new=new)
+        )
     return root
 
 
@@ -42,15 +43,17 @@ def test_shipped_patches_have_headers():
 
 
 def test_select_by_target_and_hash(tmp_path):
-    root = make_patch_dir(tmp_path / "p", [("0001-a.patch", "cpu, npu", "x", "y"),
-                                           ("0002-b.patch", "npu", "y", "z")])
+    root = make_patch_dir(
+        tmp_path / "p", [("0001-a.patch", "cpu, npu", "x", "y"), ("0002-b.patch", "npu", "y", "z")]
+    )
     cpu = patches.select_patches("2.1.0", "cpu", root)
     npu = patches.select_patches("2.1.0", "npu", root)
     assert [p.name for p in cpu] == ["0001-a.patch"]
     assert [p.name for p in npu] == ["0001-a.patch", "0002-b.patch"]
     before = patches.patch_hash(npu)
-    (root / "mmcv-2.1.0" / "0002-b.patch").write_text(HEADER.format(fixes="f", targets="npu")
-                                                     + DIFF.format(old="y", new="w"))
+    (root / "mmcv-2.1.0" / "0002-b.patch").write_text(
+        HEADER.format(fixes="f", targets="npu") + DIFF.format(old="y", new="w")
+    )
     assert patches.patch_hash(patches.select_patches("2.1.0", "npu", root)) != before
 
 
@@ -63,8 +66,9 @@ def test_patch_without_header_is_refused(tmp_path):
 
 
 def test_patches_apply_in_order_and_failure_names_the_patch(tmp_path):
-    root = make_patch_dir(tmp_path / "p", [("0001-a.patch", "cpu", "x", "y"),
-                                           ("0002-b.patch", "cpu", "y", "z")])
+    root = make_patch_dir(
+        tmp_path / "p", [("0001-a.patch", "cpu", "x", "y"), ("0002-b.patch", "cpu", "y", "z")]
+    )
     src = tmp_path / "src"
     src.mkdir()
     (src / "hello.txt").write_text("x\n")
@@ -79,7 +83,9 @@ def test_cache_key_covers_target_torch_and_patches():
     a = spec.make_spec("cpu", "a" * 64)
     assert a.key != spec.make_spec("cpu", "b" * 64).key
     assert a.key.startswith("mmcv2.1.0-torch") and "-cpu-" in a.key and spec.python_tag() in a.key
-    assert spec.BuildSpec(**{**a.__dict__, "target": "npu", "accel_version": "npu2.8.0"}).key != a.key
+    assert (
+        spec.BuildSpec(**{**a.__dict__, "target": "npu", "accel_version": "npu2.8.0"}).key != a.key
+    )
     assert a.env["MMCV_WITH_OPS"] == "1" and "FORCE_NPU" not in a.env
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from pathlib import Path
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
 

@@ -20,11 +20,23 @@ def _dataset(tmp_path, n_images=3):
         (img_dir / name).write_bytes(b"jpg")
         images.append({"id": 10 + k, "file_name": name, "height": 8, "width": 8})
         for _ in range(k):
-            anns.append({"id": len(anns) + 1, "image_id": 10 + k, "category_id": 1 + k % 2,
-                         "bbox": [0, 0, 2, 2], "area": 4.0, "iscrowd": 0,
-                         "segmentation": [[0, 0, 2, 0, 2, 2]]})
-    data = {"info": {"v": 1}, "images": images, "annotations": anns,
-            "categories": [{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}]}
+            anns.append(
+                {
+                    "id": len(anns) + 1,
+                    "image_id": 10 + k,
+                    "category_id": 1 + k % 2,
+                    "bbox": [0, 0, 2, 2],
+                    "area": 4.0,
+                    "iscrowd": 0,
+                    "segmentation": [[0, 0, 2, 0, 2, 2]],
+                }
+            )
+    data = {
+        "info": {"v": 1},
+        "images": images,
+        "annotations": anns,
+        "categories": [{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}],
+    }
     ann = tmp_path / "instances.json"
     ann.write_text(json.dumps(data))
     return ann, img_dir, data
@@ -69,8 +81,16 @@ def _break(tmp_path, case):
     return ann, img_dir, code, name
 
 
-CASES = ["missing_file", "invalid_json", "missing_key", "no_categories", "img_dir_missing",
-         "images_absent", "unknown_image", "unknown_category"]
+CASES = [
+    "missing_file",
+    "invalid_json",
+    "missing_key",
+    "no_categories",
+    "img_dir_missing",
+    "images_absent",
+    "unknown_image",
+    "unknown_category",
+]
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -7,8 +7,11 @@ from vitdet_cli.data.preview import draw_annotations, tile, write_preview
 
 def test_draw_annotations_tints_mask_and_leaves_the_rest():
     image = np.zeros((60, 80, 3), np.uint8)
-    ann = {"category_id": 2, "bbox": [40.0, 30.0, 20.0, 20.0],
-           "segmentation": [[40, 30, 60, 30, 60, 50, 40, 50]]}
+    ann = {
+        "category_id": 2,
+        "bbox": [40.0, 30.0, 20.0, 20.0],
+        "segmentation": [[40, 30, 60, 30, 60, 50, 40, 50]],
+    }
     out = draw_annotations(image, [ann], ["a", "b"])
     assert out.shape == image.shape and out.dtype == np.uint8 and image.max() == 0
     assert out[40, 50].sum() > 0  # inside the mask

@@ -112,8 +112,10 @@ def test_split_sizes_and_files_on_disk(small_synth):
     assert split_sizes(5, 0.0) == (5, 0)
     assert small_synth.num_images == {"train": 8, "val": 2}
     ids = {}
-    for split, ann_file, folder in (("train", small_synth.train_ann, small_synth.train_img),
-                                    ("val", small_synth.val_ann, small_synth.val_img)):
+    for split, ann_file, folder in (
+        ("train", small_synth.train_ann, small_synth.train_img),
+        ("val", small_synth.val_ann, small_synth.val_img),
+    ):
         data = json.loads(ann_file.read_text())
         names = sorted(im["file_name"] for im in data["images"])
         assert names == sorted(p.name for p in folder.iterdir())
@@ -132,8 +134,9 @@ def test_ensure_reuses_then_regenerates_on_new_params_or_damage(tmp_path, monkey
     assert first.generated
     calls = []
     real = synth.make_synthetic_dataset
-    monkeypatch.setattr(synth, "make_synthetic_dataset",
-                        lambda *a, **k: calls.append(k) or real(*a, **k))
+    monkeypatch.setattr(
+        synth, "make_synthetic_dataset", lambda *a, **k: calls.append(k) or real(*a, **k)
+    )
     again = ensure_synthetic_dataset(root, **SMALL)
     assert not again.generated and calls == []
     assert again.params == first.params and again.instances == first.instances

@@ -11,8 +11,14 @@ def tiny_vit(**overrides) -> ViT:
     """A 2-block ViT on 64 px inputs: 4x4 tokens, one window block (window 3 → padding), one
     global block, pos-embed pre-trained at 112 px (7x7 grid, resized to 4x4)."""
     kwargs = {
-        "img_size": 64, "patch_size": 16, "embed_dim": 32, "depth": 2, "num_heads": 2,
-        "window_size": 3, "window_block_indexes": (0,), "use_rel_pos": True,
+        "img_size": 64,
+        "patch_size": 16,
+        "embed_dim": 32,
+        "depth": 2,
+        "num_heads": 2,
+        "window_size": 3,
+        "window_block_indexes": (0,),
+        "use_rel_pos": True,
         "pretrain_img_size": 112,
     }
     kwargs.update(overrides)

@@ -38,19 +38,28 @@ def mae_state_dict(dim: int = DIM, depth: int = DEPTH, grid: int = GRID) -> dict
     }
     for i in range(depth):
         p = f"blocks.{i}."
-        sd.update({
-            p + "norm1.weight": r(dim), p + "norm1.bias": r(dim),
-            p + "attn.qkv.weight": r(3 * dim, dim), p + "attn.qkv.bias": r(3 * dim),
-            p + "attn.proj.weight": r(dim, dim), p + "attn.proj.bias": r(dim),
-            p + "norm2.weight": r(dim), p + "norm2.bias": r(dim),
-            p + "mlp.fc1.weight": r(4 * dim, dim), p + "mlp.fc1.bias": r(4 * dim),
-            p + "mlp.fc2.weight": r(dim, 4 * dim), p + "mlp.fc2.bias": r(dim),
-        })
+        sd.update(
+            {
+                p + "norm1.weight": r(dim),
+                p + "norm1.bias": r(dim),
+                p + "attn.qkv.weight": r(3 * dim, dim),
+                p + "attn.qkv.bias": r(3 * dim),
+                p + "attn.proj.weight": r(dim, dim),
+                p + "attn.proj.bias": r(dim),
+                p + "norm2.weight": r(dim),
+                p + "norm2.bias": r(dim),
+                p + "mlp.fc1.weight": r(4 * dim, dim),
+                p + "mlp.fc1.bias": r(4 * dim),
+                p + "mlp.fc2.weight": r(dim, 4 * dim),
+                p + "mlp.fc2.bias": r(dim),
+            }
+        )
     return sd
 
 
-MAPPED = [k for k in mae_state_dict() if not k.startswith(("cls_token", "norm.", "mask_token",
-                                                             "decoder"))]
+MAPPED = [
+    k for k in mae_state_dict() if not k.startswith(("cls_token", "norm.", "mask_token", "decoder"))
+]
 
 
 def test_load_mae_checkpoint(tmp_path):

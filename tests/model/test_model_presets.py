@@ -29,8 +29,11 @@ def test_paper_presets(name, dim, depth, heads, dp, global_blocks, decay):
     assert bb["use_rel_pos"] and bb["norm_cfg"]["eps"] == 1e-6
     assert p.neck_cfg()["type"] == "SimpleFPN" and p.backbone_cfg()["type"] == "ViT"
     assert p.backbone_kwargs(img_size=512)["img_size"] == 512
-    assert p.layer_decay_cfg() == {"num_layers": depth, "decay_rate": decay,
-                                   "decay_type": "layer_wise"}
+    assert p.layer_decay_cfg() == {
+        "num_layers": depth,
+        "decay_rate": decay,
+        "decay_type": "layer_wise",
+    }
 
 
 def test_vit_b_window_blocks_match_paper():

@@ -25,11 +25,15 @@ def fresh_registries():
 def test_register_into_given_registries_is_idempotent():
     regs = fresh_registries()
     added = vm.register_modules(regs)
-    assert sorted(added) == sorted([
-        "MODELS.ViT", "MODELS.SimpleFPN", "MODELS.LN2d",
-        "OPTIM_WRAPPER_CONSTRUCTORS.LayerDecayOptimizerConstructor",
-        "HOOKS.Fp16CompresssionHook",
-    ])
+    assert sorted(added) == sorted(
+        [
+            "MODELS.ViT",
+            "MODELS.SimpleFPN",
+            "MODELS.LN2d",
+            "OPTIM_WRAPPER_CONSTRUCTORS.LayerDecayOptimizerConstructor",
+            "HOOKS.Fp16CompresssionHook",
+        ]
+    )
     assert vm.register_modules(regs) == []
     assert regs["MODELS"].get("ViT") is ViT
     neck = regs["MODELS"].build({"type": "SimpleFPN", "backbone_channel": 16, "out_channels": 8})
@@ -62,13 +66,21 @@ def test_register_into_mmdet_registries():
     assert MODELS.get("ViT") is ViT and MODELS.get("SimpleFPN") is SimpleFPN
     assert MODELS.get("LN2d") is vm.LN2d
     assert OPTIM_WRAPPER_CONSTRUCTORS.get("LayerDecayOptimizerConstructor") is (
-        vm.LayerDecayOptimizerConstructor)
+        vm.LayerDecayOptimizerConstructor
+    )
     assert HOOKS.get("Fp16CompresssionHook") is vm.Fp16CompresssionHook
     with DefaultScope.overwrite_default_scope("mmdet"):
-        backbone = MODELS.build({
-            "type": "ViT", "img_size": 64, "embed_dim": 32, "depth": 2, "num_heads": 2,
-            "window_block_indexes": (0,), "window_size": 2,
-        })
+        backbone = MODELS.build(
+            {
+                "type": "ViT",
+                "img_size": 64,
+                "embed_dim": 32,
+                "depth": 2,
+                "num_heads": 2,
+                "window_block_indexes": (0,),
+                "window_size": 2,
+            }
+        )
     assert isinstance(backbone, ViT)
 
 
@@ -78,12 +90,18 @@ def test_register_into_mmdet_registries():
 # use_rel_pos=True; simple_fpn.py: fpn1..fpn4 Sequentials, ConvModule(conv + LN2d, which
 # mmcv names "norm_layer", conv without bias)) for ViT-B at 1024 px.
 BLOCK_KEYS = {
-    "norm1.weight": (768,), "norm1.bias": (768,),
-    "attn.qkv.weight": (2304, 768), "attn.qkv.bias": (2304,),
-    "attn.proj.weight": (768, 768), "attn.proj.bias": (768,),
-    "norm2.weight": (768,), "norm2.bias": (768,),
-    "mlp.fc1.weight": (3072, 768), "mlp.fc1.bias": (3072,),
-    "mlp.fc2.weight": (768, 3072), "mlp.fc2.bias": (768,),
+    "norm1.weight": (768,),
+    "norm1.bias": (768,),
+    "attn.qkv.weight": (2304, 768),
+    "attn.qkv.bias": (2304,),
+    "attn.proj.weight": (768, 768),
+    "attn.proj.bias": (768,),
+    "norm2.weight": (768,),
+    "norm2.bias": (768,),
+    "mlp.fc1.weight": (3072, 768),
+    "mlp.fc1.bias": (3072,),
+    "mlp.fc2.weight": (768, 3072),
+    "mlp.fc2.bias": (768,),
 }
 EXPLICIT_VIT_B = {
     "backbone.pos_embed": (1, 197, 768),
@@ -125,12 +143,18 @@ def expected_vit_b_keys() -> dict[str, tuple]:
         keys.update({f"backbone.blocks.{i}.{k}": s for k, s in BLOCK_KEYS.items()})
         keys[f"backbone.blocks.{i}.attn.rel_pos_h"] = (size, 64)
         keys[f"backbone.blocks.{i}.attn.rel_pos_w"] = (size, 64)
-    keys.update({
-        "neck.fpn1.0.weight": (768, 384, 2, 2), "neck.fpn1.0.bias": (384,),
-        "neck.fpn1.1.weight": (384,), "neck.fpn1.1.bias": (384,),
-        "neck.fpn1.3.weight": (384, 192, 2, 2), "neck.fpn1.3.bias": (192,),
-        "neck.fpn2.0.weight": (768, 384, 2, 2), "neck.fpn2.0.bias": (384,),
-    })
+    keys.update(
+        {
+            "neck.fpn1.0.weight": (768, 384, 2, 2),
+            "neck.fpn1.0.bias": (384,),
+            "neck.fpn1.1.weight": (384,),
+            "neck.fpn1.1.bias": (384,),
+            "neck.fpn1.3.weight": (384, 192, 2, 2),
+            "neck.fpn1.3.bias": (192,),
+            "neck.fpn2.0.weight": (768, 384, 2, 2),
+            "neck.fpn2.0.bias": (384,),
+        }
+    )
     for i, c in enumerate((192, 384, 768, 768)):
         keys[f"neck.lateral_convs.{i}.conv.weight"] = (256, c, 1, 1)
         keys[f"neck.fpn_convs.{i}.conv.weight"] = (256, 256, 3, 3)

@@ -40,7 +40,11 @@ def test_levels_strides_and_extra_level():
     with torch.no_grad():
         outs = neck(x)
     assert [tuple(o.shape) for o in outs] == [
-        (1, 8, 32, 32), (1, 8, 16, 16), (1, 8, 8, 8), (1, 8, 4, 4), (1, 8, 2, 2)
+        (1, 8, 32, 32),
+        (1, 8, 16, 16),
+        (1, 8, 8, 8),
+        (1, 8, 4, 4),
+        (1, 8, 2, 2),
     ]
     # P6 subsamples P5 (1x1 max-pool, stride 2), as MMDetection / detectron2 do.
     torch.testing.assert_close(outs[4], outs[3][:, :, ::2, ::2])

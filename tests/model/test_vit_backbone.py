@@ -54,14 +54,15 @@ def test_rel_pos_index_values():
     assert rel_pos_index(3, 3).tolist() == [[2, 1, 0], [3, 2, 1], [4, 3, 2]]
 
 
-def naive_attention(attn: Attention, x: torch.Tensor, rel_h: torch.Tensor,
-                    rel_w: torch.Tensor) -> torch.Tensor:
+def naive_attention(
+    attn: Attention, x: torch.Tensor, rel_h: torch.Tensor, rel_w: torch.Tensor
+) -> torch.Tensor:
     """Per-position loop: logit(i,j -> k,l) = s*q.k + q.Rh[i-k+H-1] + q.Rw[j-l+W-1]."""
     _, height, width, dim = x.shape
     heads = attn.num_heads
     hd = dim // heads
     qkv = x[0] @ attn.qkv.weight.T + attn.qkv.bias
-    q, k, v = qkv[..., :dim], qkv[..., dim:2 * dim], qkv[..., 2 * dim:]
+    q, k, v = qkv[..., :dim], qkv[..., dim : 2 * dim], qkv[..., 2 * dim :]
     out = torch.zeros(height, width, dim, dtype=x.dtype)
     for h in range(heads):
         sl = slice(h * hd, (h + 1) * hd)
@@ -101,8 +102,9 @@ def test_rel_pos_tables_are_resampled_for_another_grid():
     attn = Attention(8, num_heads=2, use_rel_pos=True, input_size=(4, 4)).double()
     randomise_rel_pos(attn)
     x = torch.randn(1, 3, 3, 8, dtype=torch.float64)  # tables are for 4x4, input is 3x3
-    expected = naive_attention(attn, x, resize_rel_pos(attn.rel_pos_h, 5),
-                               resize_rel_pos(attn.rel_pos_w, 5))
+    expected = naive_attention(
+        attn, x, resize_rel_pos(attn.rel_pos_h, 5), resize_rel_pos(attn.rel_pos_w, 5)
+    )
     torch.testing.assert_close(attn(x), expected, rtol=1e-9, atol=1e-9)
 
 

@@ -67,8 +67,15 @@ def test_baked_backbone_exports_to_onnx_without_resize_or_einsum():
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, (x,), buffer, dynamo=False, opset_version=17,
-                          input_names=["image"], output_names=["feature"])
+        torch.onnx.export(
+            model,
+            (x,),
+            buffer,
+            dynamo=False,
+            opset_version=17,
+            input_names=["image"],
+            output_names=["feature"],
+        )
     ops = {node.op_type for node in onnx.load_from_string(buffer.getvalue()).graph.node}
     assert not ops & {"Resize", "Einsum"}, ops
     session = ort.InferenceSession(buffer.getvalue(), providers=["CPUExecutionProvider"])

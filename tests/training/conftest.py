@@ -19,11 +19,20 @@ def tiny_overrides(shapes_root):
 
     def make(iters: int = 4, ckpt: int = 2, **extra):
         sets = {
-            "data.root": str(shapes_root), "data.synthetic.images": 16, "data.synthetic.seed": 1,
-            "data.synthetic.size": 128, "data.synthetic.val_fraction": 0.25,
-            "data.num_workers": 0, "train.max_iters": iters, "train.batch_size": 2,
-            "train.checkpoint_interval": ckpt, "train.val_interval": iters, "train.log_interval": 1,
-            "train.warmup_iters": 1, "model.img_size": 128, **extra,
+            "data.root": str(shapes_root),
+            "data.synthetic.images": 16,
+            "data.synthetic.seed": 1,
+            "data.synthetic.size": 128,
+            "data.synthetic.val_fraction": 0.25,
+            "data.num_workers": 0,
+            "train.max_iters": iters,
+            "train.batch_size": 2,
+            "train.checkpoint_interval": ckpt,
+            "train.val_interval": iters,
+            "train.log_interval": 1,
+            "train.warmup_iters": 1,
+            "model.img_size": 128,
+            **extra,
         }
         return [f"{k}={v}" for k, v in sets.items()]
 

@@ -20,7 +20,11 @@ def test_tiny_config_values(tiny_overrides, tmp_path):
     assert cfg.model.neck.in_channels == [48, 96, 192, 192]
     assert cfg.model.roi_head.bbox_head.type == "Shared4Conv1FCBBoxHead"
     assert cfg.model.roi_head.bbox_head.norm_cfg["type"] == "LN2d"
-    assert cfg.model.roi_head.mask_head.num_classes == len(paths.classes) == cfg.model.roi_head.bbox_head.num_classes
+    assert (
+        cfg.model.roi_head.mask_head.num_classes
+        == len(paths.classes)
+        == cfg.model.roi_head.bbox_head.num_classes
+    )
     assert cfg.model.rpn_head.num_convs == 2
     assert cfg.optim_wrapper.type == "OptimWrapper"  # no AMP on cpu
     assert cfg.optim_wrapper.constructor == "LayerDecayOptimizerConstructor"
@@ -32,14 +36,21 @@ def test_tiny_config_values(tiny_overrides, tmp_path):
 
 def test_paper_recipe_and_lr_scaling(tmp_path, shapes_root, tiny_overrides):
     data = [o for o in tiny_overrides() if o.startswith("data.")]
-    data += ["data.train_ann=annotations/instances_train.json", "data.train_img=train",
-             "data.val_ann=annotations/instances_val.json", "data.val_img=val",
-             "model.pretrained=null", "data.num_workers=0"]
+    data += [
+        "data.train_ann=annotations/instances_train.json",
+        "data.train_img=train",
+        "data.val_ann=annotations/instances_val.json",
+        "data.val_img=val",
+        "model.pretrained=null",
+        "data.num_workers=0",
+    ]
     exp = load_config("configs/vitdet_b_mae_coco_100e.yaml", data)
     paths = resolve_data(exp, tmp_path, generate=False)
     cfg = build_mmdet_config(exp, paths, RunShape("npu", 16), tmp_path)
     assert cfg.optim_wrapper.type == "AmpOptimWrapper"
-    assert cfg.optim_wrapper.paramwise_cfg == dict(decay_rate=0.7, decay_type="layer_wise", num_layers=12)
+    assert cfg.optim_wrapper.paramwise_cfg == dict(
+        decay_rate=0.7, decay_type="layer_wise", num_layers=12
+    )
     assert cfg.optim_wrapper.optimizer.lr == pytest.approx(1e-4)  # 4 × 16 = 64 = base
     assert effective_lr(exp, RunShape("npu", 8)) == pytest.approx(5e-5)
     assert cfg.param_scheduler[0].end == 250 and cfg.param_scheduler[0].start_factor == 0.001
@@ -50,7 +61,9 @@ def test_paper_recipe_and_lr_scaling(tmp_path, shapes_root, tiny_overrides):
 
 
 def test_epochs_become_iterations(tiny_overrides, tmp_path):
-    sets = [o for o in tiny_overrides() if not o.startswith("train.max_iters")] + ["train.max_epochs=3"]
+    sets = [o for o in tiny_overrides() if not o.startswith("train.max_iters")] + [
+        "train.max_epochs=3"
+    ]
     exp = load_config(TINY, sets)
     paths = resolve_data(exp, tmp_path)
     assert max_iters(exp, RunShape("cpu", 1), paths.train_images) == -(-3 * paths.train_images // 2)
@@ -74,9 +87,15 @@ def test_built_config_builds_and_predicts_in_mmdet(tiny_overrides, tmp_path):
     init_default_scope("mmdet")
     _, _, cfg = _build(tiny_overrides(), tmp_path)
     model = MODELS.build(cfg.model).eval()
-    sample = DetDataSample(metainfo=dict(img_shape=(128, 128), ori_shape=(128, 128),
-                                         scale_factor=(1.0, 1.0), pad_shape=(128, 128),
-                                         batch_input_shape=(128, 128)))
+    sample = DetDataSample(
+        metainfo=dict(
+            img_shape=(128, 128),
+            ori_shape=(128, 128),
+            scale_factor=(1.0, 1.0),
+            pad_shape=(128, 128),
+            batch_input_shape=(128, 128),
+        )
+    )
     with torch.no_grad():
         out = model.predict(torch.rand(1, 3, 128, 128), [sample])
     assert hasattr(out[0], "pred_instances") and out[0].pred_instances.bboxes.shape[-1] == 4

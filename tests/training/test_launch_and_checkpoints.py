@@ -23,7 +23,9 @@ def test_single_device_runs_in_process(tmp_path):
 
 
 def test_npu_pair_uses_torchrun_and_visible_devices(tmp_path):
-    launch = plan_launch(Placement("npu", [6, 7]), NodeSpec(), tmp_path / "c.py", tmp_path / "iter_4.pth", tmp_path)
+    launch = plan_launch(
+        Placement("npu", [6, 7]), NodeSpec(), tmp_path / "c.py", tmp_path / "iter_4.pth", tmp_path
+    )
     assert launch.distributed and launch.env == {"ASCEND_RT_VISIBLE_DEVICES": "6,7"}
     argv = launch.argv
     assert argv[:3] == [sys.executable, "-m", "torch.distributed.run"]
@@ -41,8 +43,16 @@ def test_cuda_and_cpu_multi_process(tmp_path):
 
 
 def test_multi_node_flags(tmp_path):
-    launch = plan_launch(Placement("npu", [0, 1]), NodeSpec(2, 1, "10.0.0.5", 29999), tmp_path / "c.py", None, tmp_path)
-    assert {"--nnodes=2", "--node-rank=1", "--master-addr=10.0.0.5", "--master-port=29999"} <= set(launch.argv)
+    launch = plan_launch(
+        Placement("npu", [0, 1]),
+        NodeSpec(2, 1, "10.0.0.5", 29999),
+        tmp_path / "c.py",
+        None,
+        tmp_path,
+    )
+    assert {"--nnodes=2", "--node-rank=1", "--master-addr=10.0.0.5", "--master-port=29999"} <= set(
+        launch.argv
+    )
     with pytest.raises(VitdetError, match="node-rank"):
         plan_launch(Placement("npu", [0]), NodeSpec(2, 2), tmp_path / "c.py", None, tmp_path)
 
@@ -83,7 +93,11 @@ def test_safe_globals_load_mmengine_state_but_not_code(tmp_path):
     shims.allow_mmengine_checkpoints()
     buf = HistoryBuffer()
     buf.update(1.5)
-    ckpt = {"message_hub": {"log_scalars": {"loss": buf}}, "np": np.float64(2.0), "arr": np.arange(3)}
+    ckpt = {
+        "message_hub": {"log_scalars": {"loss": buf}},
+        "np": np.float64(2.0),
+        "arr": np.arange(3),
+    }
     path = tmp_path / "ckpt.pth"
     torch.save(ckpt, path)
     loaded = torch.load(path, weights_only=True)

@@ -17,8 +17,13 @@ pytestmark = pytest.mark.slow
 
 
 def vitdet(*args, env=None, **kw):
-    return subprocess.run([sys.executable, "-m", "vitdet_cli", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "vitdet_cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        **kw,
+    )
 
 
 def sets(overrides):
@@ -30,7 +35,9 @@ def sets(overrides):
 
 def test_tiny_training_end_to_end(cli_json, tiny_overrides, tmp_path):
     wd = tmp_path / "run"
-    result, data = cli_json("train", TINY, "--work-dir", str(wd), *sets(tiny_overrides(iters=4, ckpt=2)))
+    result, data = cli_json(
+        "train", TINY, "--work-dir", str(wd), *sets(tiny_overrides(iters=4, ckpt=2))
+    )
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in (wd / "metrics.jsonl").read_text().splitlines()]
     train_iters = [r["iter"] for r in rows if r["mode"] == "train"]
@@ -44,8 +51,18 @@ def test_tiny_training_end_to_end(cli_json, tiny_overrides, tmp_path):
 
 
 def test_dry_run_prints_config_and_launch(cli_json, tiny_overrides, tmp_path):
-    result, data = cli_json("train", TINY, "--device", "npu", "--devices", "6,7", "--dry-run",
-                            "--work-dir", str(tmp_path / "dry"), *sets(tiny_overrides()))
+    result, data = cli_json(
+        "train",
+        TINY,
+        "--device",
+        "npu",
+        "--devices",
+        "6,7",
+        "--dry-run",
+        "--work-dir",
+        str(tmp_path / "dry"),
+        *sets(tiny_overrides()),
+    )
     assert result.exit_code == 0, result.output
     assert data["env"] == {"ASCEND_RT_VISIBLE_DEVICES": "6,7"} and data["backend"] == "hccl"
     assert "torch.distributed.run" in data["command"] and "--nproc-per-node=2" in data["command"]
@@ -55,8 +72,21 @@ def test_dry_run_prints_config_and_launch(cli_json, tiny_overrides, tmp_path):
 
 def test_two_process_gloo_ranks_agree(tiny_overrides, tmp_path):
     wd = tmp_path / "ddp"
-    proc = vitdet("--json", "train", TINY, "--device", "cpu", "--devices", "0,1", "--work-dir", str(wd),
-                  "--master-port", "29631", *sets(tiny_overrides(iters=3, ckpt=3)), timeout=900)
+    proc = vitdet(
+        "--json",
+        "train",
+        TINY,
+        "--device",
+        "cpu",
+        "--devices",
+        "0,1",
+        "--work-dir",
+        str(wd),
+        "--master-port",
+        "29631",
+        *sets(tiny_overrides(iters=3, ckpt=3)),
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     data = json.loads(proc.stdout)
     assert data["ranks_in_sync"] is True
@@ -68,8 +98,12 @@ def test_two_process_gloo_ranks_agree(tiny_overrides, tmp_path):
 def test_resume_after_kill_9(tiny_overrides, tmp_path):
     wd = tmp_path / "crash"
     args = ["train", TINY, "--work-dir", str(wd), *sets(tiny_overrides(iters=10, ckpt=2))]
-    proc = subprocess.Popen([sys.executable, "-m", "vitdet_cli", *args], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vitdet_cli", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline and proc.poll() is None:
         if any(is_complete(p) for p in wd.glob("iter_4.pth")):

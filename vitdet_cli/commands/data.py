@@ -20,8 +20,10 @@ def synth(
     images: Annotated[int, typer.Option("--images", min=1, help="Images, train + val.")] = 300,
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same dataset.")] = 0,
     size: Annotated[int, typer.Option("--size", min=64, max=4096, help="Square side, px.")] = 320,
-    val_fraction: Annotated[float, typer.Option(
-        "--val-fraction", min=0.0, max=0.95, help="Share of images in the val split.")] = 0.2,
+    val_fraction: Annotated[
+        float,
+        typer.Option("--val-fraction", min=0.0, max=0.95, help="Share of images in the val split."),
+    ] = 0.2,
     force: Annotated[bool, typer.Option("--force", help="Write into a non-empty folder.")] = False,
     json_output: bool = JsonOption,
 ) -> None:
@@ -31,12 +33,24 @@ def synth(
 
     from vitdet_cli.data.synth import make_synthetic_dataset
 
-    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=status_console(), transient=True) as bar:
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=status_console(),
+        transient=True,
+    ) as bar:
         task = bar.add_task("generating images", total=images)
-        ds = make_synthetic_dataset(out, images=images, seed=seed, image_size=size,
-                                    val_fraction=val_fraction, force=force,
-                                    progress=lambda done, total: bar.update(task, completed=done))
+        ds = make_synthetic_dataset(
+            out,
+            images=images,
+            seed=seed,
+            image_size=size,
+            val_fraction=val_fraction,
+            force=force,
+            progress=lambda done, total: bar.update(task, completed=done),
+        )
 
     def render() -> None:
         splits = list(ds.num_images)
@@ -47,11 +61,14 @@ def synth(
         table.add_row("images", *(str(ds.num_images[s]) for s in splits))
         for name in ds.class_names:
             table.add_row(name, *(str(ds.instances[s][name]) for s in splits))
-        table.add_row("instances", *(str(sum(ds.instances[s].values())) for s in splits),
-                      style="bold")
+        table.add_row(
+            "instances", *(str(sum(ds.instances[s].values())) for s in splits), style="bold"
+        )
         console.print(table)
-        console.print(f"dataset: {ds.root} ({ds.seconds:.1f}s)\ntrain:   {ds.train_ann}\n"
-                      f"val:     {ds.val_ann}")
+        console.print(
+            f"dataset: {ds.root} ({ds.seconds:.1f}s)\ntrain:   {ds.train_ann}\n"
+            f"val:     {ds.val_ann}"
+        )
         if ds.preview:
             console.print(f"preview: {ds.preview}")
 
@@ -62,8 +79,9 @@ def synth(
 def check(
     ann: Annotated[Path, typer.Option("--ann", help="COCO annotation file (instances_*.json).")],
     images: Annotated[Path, typer.Option("--images", help="Folder the file_name entries are in.")],
-    sample: Annotated[bool, typer.Option(
-        "--sample", help="Look up only a spread of images on disk (fast).")] = False,
+    sample: Annotated[
+        bool, typer.Option("--sample", help="Look up only a spread of images on disk (fast).")
+    ] = False,
     json_output: bool = JsonOption,
 ) -> None:
     """Validate a COCO annotation file against its image folder; exit 1 on a problem."""
@@ -76,13 +94,17 @@ def check(
         table = Table(title=f"{summary.ann_file}", show_header=False)
         table.add_column("field")
         table.add_column("value", overflow="fold")
-        table.add_row("images", f"{summary.images} ({summary.checked_images} found on disk in "
-                                f"{summary.img_dir})")
+        table.add_row(
+            "images",
+            f"{summary.images} ({summary.checked_images} found on disk in {summary.img_dir})",
+        )
         table.add_row("annotations", f"{summary.annotations} ({summary.crowd_annotations} crowd)")
         table.add_row("images without annotations", str(summary.images_without_annotations))
         table.add_row("categories", str(summary.categories))
-        table.add_row("instances per class", ", ".join(
-            f"{k}: {v}" for k, v in summary.instances_per_class.items()))
+        table.add_row(
+            "instances per class",
+            ", ".join(f"{k}: {v}" for k, v in summary.instances_per_class.items()),
+        )
         console.print(table)
         console.print("[green]ok[/green]")
 
@@ -102,6 +124,10 @@ def subset(
     from vitdet_cli.data.coco import subset_coco
 
     result = subset_coco(ann, n, out, seed=seed)
-    emit(result.to_dict(), lambda: console.print(
-        f"wrote {result.out_file}: {result.images} images, {result.annotations} annotations "
-        f"(from {result.source}, seed {seed})"))
+    emit(
+        result.to_dict(),
+        lambda: console.print(
+            f"wrote {result.out_file}: {result.images} images, {result.annotations} annotations "
+            f"(from {result.source}, seed {seed})"
+        ),
+    )

@@ -12,7 +12,9 @@ from vitdet_cli.report.console import console, emit
 
 def command(
     device: str = typer.Option("auto", "--device", help="auto | npu | cuda | cpu"),
-    soc_version: Optional[str] = typer.Option(None, "--soc-version", help="SoC for atc, e.g. Ascend910B3."),
+    soc_version: Optional[str] = typer.Option(
+        None, "--soc-version", help="SoC for atc, e.g. Ascend910B3."
+    ),
     no_ops: bool = typer.Option(False, "--no-ops", help="Skip the mmcv op smoke tests."),
     json_output: bool = JsonOption,
 ) -> None:
@@ -27,8 +29,9 @@ def command(
     def render() -> None:
         console.print(checks_table(checks, title=f"vitdet env-check (--device {device})"))
         if bad:
-            console.print(f"[red]{len(bad)} required check(s) failed:[/red] "
-                          + ", ".join(c.name for c in bad))
+            console.print(
+                f"[red]{len(bad)} required check(s) failed:[/red] " + ", ".join(c.name for c in bad)
+            )
         else:
             console.print("[green]ready[/green]")
 

@@ -35,7 +35,9 @@ def read_yaml(path: Path) -> dict:
             code="config_yaml",
         ) from None
     except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not a text file", hint="pass a YAML config", code="config_yaml")
+        raise ConfigError(
+            f"{path}: not a text file", hint="pass a YAML config", code="config_yaml"
+        ) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -126,7 +128,9 @@ def format_validation_error(
             code = "config_unknown_key"
             known = _fields_at(model, loc[:-1])
             close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.5)
-            suggestion = f"; did you mean '{'.'.join([*map(str, loc[:-1]), close[0]])}'?" if close else ""
+            suggestion = (
+                f"; did you mean '{'.'.join([*map(str, loc[:-1]), close[0]])}'?" if close else ""
+            )
             lines.append(f"{source}: unknown key '{dotted}'{suggestion}")
             hints.append(f"known keys here: {', '.join(known)}" if known else "remove the key")
         else:

@@ -31,7 +31,9 @@ class ModelSection(Section):
     preset: str = Field("vit-b", description="Model preset: vit-b, vit-l, vit-h or vit-tiny.")
     num_classes: Optional[int] = Field(None, ge=1, description="Taken from the data when unset.")
     pretrained: Optional[Path] = Field(None, description="MAE pre-trained backbone weights.")
-    img_size: Optional[int] = Field(None, ge=64, le=4096, description="Square input; preset's if unset.")
+    img_size: Optional[int] = Field(
+        None, ge=64, le=4096, description="Square input; preset's if unset."
+    )
     drop_path_rate: Optional[float] = Field(None, ge=0.0, lt=1.0)
     with_cp: bool = Field(False, description="Activation checkpointing in the backbone.")
 
@@ -65,17 +67,24 @@ class DataSection(Section):
     train_img: str = "train2017"
     val_ann: str = "annotations/instances_val2017.json"
     val_img: str = "val2017"
-    subset: Optional[int] = Field(None, ge=1, description="Train on N images, chosen deterministically.")
+    subset: Optional[int] = Field(
+        None, ge=1, description="Train on N images, chosen deterministically."
+    )
     val_subset: Optional[int] = Field(None, ge=1, description="Validate on N images.")
     synthetic: Optional[SyntheticSection] = Field(
-        None, description="Generate the built-in shapes dataset into root when it is absent.")
+        None, description="Generate the built-in shapes dataset into root when it is absent."
+    )
     num_workers: int = Field(2, ge=0, le=64)
     min_size: int = Field(32, ge=0, description="Drop training images smaller than this.")
 
 
 class TrainSection(Section):
-    max_iters: Optional[int] = Field(None, ge=1, description="Total iterations (or give max_epochs).")
-    max_epochs: Optional[float] = Field(None, gt=0, description="Converted to iterations from the data size.")
+    max_iters: Optional[int] = Field(
+        None, ge=1, description="Total iterations (or give max_epochs)."
+    )
+    max_epochs: Optional[float] = Field(
+        None, gt=0, description="Converted to iterations from the data size."
+    )
     batch_size: int = Field(4, ge=1, description="Images per device; total = batch_size × devices.")
     lr: float = Field(1e-4, gt=0.0, le=1.0, description="Learning rate at base_batch_size.")
     base_batch_size: int = Field(64, ge=1, description="Total batch lr refers to (linear scaling).")
@@ -84,15 +93,21 @@ class TrainSection(Section):
     layer_decay: Optional[float] = Field(None, gt=0.0, le=1.0, description="Preset's if unset.")
     warmup_iters: int = Field(250, ge=0)
     warmup_factor: float = Field(0.001, gt=0.0, le=1.0)
-    lr_steps: list[float] = Field([0.888889, 0.962962], description="Decay ×0.1 at these fractions of max_iters.")
+    lr_steps: list[float] = Field(
+        [0.888889, 0.962962], description="Decay ×0.1 at these fractions of max_iters."
+    )
     grad_clip: Optional[float] = Field(None, gt=0.0)
-    amp: Literal["auto", "on", "off"] = Field("auto", description="auto: on for npu/cuda, off on cpu.")
+    amp: Literal["auto", "on", "off"] = Field(
+        "auto", description="auto: on for npu/cuda, off on cpu."
+    )
     seed: int = Field(0, ge=0)
     val_interval: int = Field(5000, ge=1, description="Iterations between validations.")
     checkpoint_interval: int = Field(5000, ge=1, description="Iterations between checkpoints.")
     max_keep_ckpts: int = Field(3, ge=1)
     log_interval: int = Field(50, ge=1)
-    lsj_ratio: tuple[float, float] = Field((0.1, 2.0), description="Large-scale-jitter resize range.")
+    lsj_ratio: tuple[float, float] = Field(
+        (0.1, 2.0), description="Large-scale-jitter resize range."
+    )
 
     @field_validator("lr_steps")
     @classmethod

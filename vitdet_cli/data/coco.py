@@ -63,30 +63,42 @@ def load_coco_json(ann_file: PathLike) -> dict:
     lacking ``images``/``annotations``/``categories``."""
     path = Path(ann_file)
     if not path.is_file():
-        raise _error(f"annotation file not found: {path}",
-                     "Check the path (for COCO: annotations/instances_train2017.json), or make "
-                     "a synthetic dataset with `vitdet data synth`.", "data_ann_missing")
+        raise _error(
+            f"annotation file not found: {path}",
+            "Check the path (for COCO: annotations/instances_train2017.json), or make "
+            "a synthetic dataset with `vitdet data synth`.",
+            "data_ann_missing",
+        )
     try:
         with open(path, encoding="utf-8") as fh:
             data = json.load(fh)
     except json.JSONDecodeError as err:
         where = f"line {err.lineno}, column {err.colno}"
-        raise _error(f"{path} is not valid JSON: {err.msg} at {where}",
-                     "The file may be truncated; download or regenerate it.",
-                     "data_ann_invalid_json") from None
+        raise _error(
+            f"{path} is not valid JSON: {err.msg} at {where}",
+            "The file may be truncated; download or regenerate it.",
+            "data_ann_invalid_json",
+        ) from None
     except UnicodeDecodeError:
-        raise _error(f"{path} is not valid JSON (not UTF-8 text)",
-                     "Pass the COCO instances_*.json file, not an image or archive.",
-                     "data_ann_invalid_json") from None
+        raise _error(
+            f"{path} is not valid JSON (not UTF-8 text)",
+            "Pass the COCO instances_*.json file, not an image or archive.",
+            "data_ann_invalid_json",
+        ) from None
     if not isinstance(data, dict):
-        raise _error(f"{path} holds a JSON {type(data).__name__}, not a COCO object",
-                     "A COCO file is an object with images, annotations and categories.",
-                     "data_ann_missing_keys")
+        raise _error(
+            f"{path} holds a JSON {type(data).__name__}, not a COCO object",
+            "A COCO file is an object with images, annotations and categories.",
+            "data_ann_missing_keys",
+        )
     missing = [k for k in REQUIRED_KEYS if not isinstance(data.get(k), list)]
     if missing:
-        raise _error(f"{path} lacks the list(s) {', '.join(missing)}",
-                     "A COCO instances file needs 'images', 'annotations' and 'categories' "
-                     "(a results file or a panoptic file will not do).", "data_ann_missing_keys")
+        raise _error(
+            f"{path} lacks the list(s) {', '.join(missing)}",
+            "A COCO instances file needs 'images', 'annotations' and 'categories' "
+            "(a results file or a panoptic file will not do).",
+            "data_ann_missing_keys",
+        )
     return data
 
 
@@ -94,24 +106,37 @@ def _check_references(data: dict, path: Path) -> None:
     """Every image and category has an id; every annotation points at known ones."""
     for kind in ("images", "categories"):
         for entry in data[kind]:
-            if not isinstance(entry, dict) or "id" not in entry or (
-                    kind == "images" and "file_name" not in entry):
+            if (
+                not isinstance(entry, dict)
+                or "id" not in entry
+                or (kind == "images" and "file_name" not in entry)
+            ):
                 needs = "'id' or 'file_name'" if kind == "images" else "'id'"
-                raise _error(f"{path}: an entry of '{kind}' lacks {needs}: {entry!r:.120}",
-                             "Repair or regenerate the annotation file.", "data_ann_bad_entry")
+                raise _error(
+                    f"{path}: an entry of '{kind}' lacks {needs}: {entry!r:.120}",
+                    "Repair or regenerate the annotation file.",
+                    "data_ann_bad_entry",
+                )
     image_ids = {im["id"] for im in data["images"]}
     cat_ids = {c["id"] for c in data["categories"]}
     for ann in data["annotations"]:
         ref = ann.get("image_id") if isinstance(ann, dict) else None
         if ref not in image_ids:
-            raise _error(f"{path}: annotation {_ann_id(ann)} refers to image_id {ref!r}, which is "
-                         "not in 'images'", "The annotations and images lists do not match; "
-                         "regenerate the file or drop those annotations.", "data_unknown_image")
+            raise _error(
+                f"{path}: annotation {_ann_id(ann)} refers to image_id {ref!r}, which is "
+                "not in 'images'",
+                "The annotations and images lists do not match; "
+                "regenerate the file or drop those annotations.",
+                "data_unknown_image",
+            )
         cat = ann.get("category_id")
         if cat not in cat_ids:
-            raise _error(f"{path}: annotation {_ann_id(ann)} refers to category_id {cat!r}, which "
-                         f"is not in 'categories' (ids {sorted(cat_ids)[:10]})",
-                         "Fix the category ids or add the category.", "data_unknown_category")
+            raise _error(
+                f"{path}: annotation {_ann_id(ann)} refers to category_id {cat!r}, which "
+                f"is not in 'categories' (ids {sorted(cat_ids)[:10]})",
+                "Fix the category ids or add the category.",
+                "data_unknown_category",
+            )
 
 
 def _ann_id(ann: object) -> object:
@@ -129,9 +154,12 @@ def _to_check(images: list[dict], mode: bool | str) -> list[dict]:
     return images
 
 
-def check_coco_layout(ann_file: PathLike, img_dir: PathLike,
-                      check_images: bool | Literal["sample", "all"] = True,
-                      strict: bool = True) -> CocoSummary:
+def check_coco_layout(
+    ann_file: PathLike,
+    img_dir: PathLike,
+    check_images: bool | Literal["sample", "all"] = True,
+    strict: bool = True,
+) -> CocoSummary:
     """Validate a COCO annotation file against its image folder and summarise it.
 
     ``check_images``: look every image up on disk (True), a spread of ``SAMPLE_SIZE``
@@ -141,32 +169,45 @@ def check_coco_layout(ann_file: PathLike, img_dir: PathLike,
     path, folder = Path(ann_file), Path(img_dir)
     data = load_coco_json(path)
     if not data["categories"]:
-        raise _error(f"{path} has no categories", "A detection dataset needs at least one "
-                     "class in 'categories'.", "data_no_categories")
+        raise _error(
+            f"{path} has no categories",
+            "A detection dataset needs at least one class in 'categories'.",
+            "data_no_categories",
+        )
     _check_references(data, path)
     if not folder.is_dir():
-        raise _error(f"image folder not found: {folder} (for {path})",
-                     "Pass the folder that the file_name entries are relative to "
-                     "(for COCO: train2017/ or val2017/).", "data_img_dir_missing")
+        raise _error(
+            f"image folder not found: {folder} (for {path})",
+            "Pass the folder that the file_name entries are relative to "
+            "(for COCO: train2017/ or val2017/).",
+            "data_img_dir_missing",
+        )
     checked = _to_check(data["images"], check_images)
     missing = [im["file_name"] for im in checked if not (folder / im["file_name"]).is_file()]
     if missing and strict:
-        raise _error(f"{len(missing)} of {len(checked)} images listed in {path} are missing "
-                     f"from {folder}: {', '.join(map(str, missing[:5]))}"
-                     + (", ..." if len(missing) > 5 else ""),
-                     "Check that the image folder matches the annotation file (train vs val), "
-                     "or that the download finished.", "data_images_missing")
+        raise _error(
+            f"{len(missing)} of {len(checked)} images listed in {path} are missing "
+            f"from {folder}: {', '.join(map(str, missing[:5]))}"
+            + (", ..." if len(missing) > 5 else ""),
+            "Check that the image folder matches the annotation file (train vs val), "
+            "or that the download finished.",
+            "data_images_missing",
+        )
     names = {c["id"]: str(c.get("name", c["id"])) for c in data["categories"]}
     per_class = Counter(names[a["category_id"]] for a in data["annotations"])
     annotated = {a["image_id"] for a in data["annotations"]}
     return CocoSummary(
-        ann_file=str(path), img_dir=str(folder),
-        images=len(data["images"]), annotations=len(data["annotations"]),
-        categories=len(data["categories"]), class_names=list(names.values()),
+        ann_file=str(path),
+        img_dir=str(folder),
+        images=len(data["images"]),
+        annotations=len(data["annotations"]),
+        categories=len(data["categories"]),
+        class_names=list(names.values()),
         instances_per_class={n: per_class.get(n, 0) for n in names.values()},
         images_without_annotations=sum(im["id"] not in annotated for im in data["images"]),
         crowd_annotations=sum(bool(a.get("iscrowd", 0)) for a in data["annotations"]),
-        checked_images=len(checked), missing_images=len(missing),
+        checked_images=len(checked),
+        missing_images=len(missing),
         missing_examples=[str(m) for m in missing[:5]],
     )
 
@@ -181,13 +222,16 @@ def subset_coco(ann_file: PathLike, n: int, out_file: PathLike, seed: int = 0) -
     data = load_coco_json(path)
     _check_references(data, path)
     annotated = {a["image_id"] for a in data["annotations"]}
-    candidates = sorted((im for im in data["images"] if im["id"] in annotated),
-                        key=lambda im: im["id"])
+    candidates = sorted(
+        (im for im in data["images"] if im["id"] in annotated), key=lambda im: im["id"]
+    )
     if n < 1 or n > len(candidates):
         raise VitdetError(
             f"cannot pick {n} images from {path}: it has {len(candidates)} annotated images",
-            hint=f"Choose --n between 1 and {len(candidates)}.", code="data_bad_subset",
-            exit_code=2)
+            hint=f"Choose --n between 1 and {len(candidates)}.",
+            code="data_bad_subset",
+            exit_code=2,
+        )
     rng = np.random.default_rng(seed)
     picked = {candidates[i]["id"] for i in rng.choice(len(candidates), size=n, replace=False)}
     out = {k: v for k, v in data.items() if k not in REQUIRED_KEYS}
@@ -195,9 +239,13 @@ def subset_coco(ann_file: PathLike, n: int, out_file: PathLike, seed: int = 0) -
     out["annotations"] = [a for a in data["annotations"] if a["image_id"] in picked]
     out["categories"] = data["categories"]
     write_json_atomic(out_file, out)
-    return CocoSubset(out_file=str(out_file), source=str(path), images=len(out["images"]),
-                      annotations=len(out["annotations"]),
-                      image_ids=[im["id"] for im in out["images"]])
+    return CocoSubset(
+        out_file=str(out_file),
+        source=str(path),
+        images=len(out["images"]),
+        annotations=len(out["annotations"]),
+        image_ids=[im["id"] for im in out["images"]],
+    )
 
 
 def segmentation_to_mask(segm: list | dict, height: int, width: int) -> np.ndarray:
@@ -210,8 +258,10 @@ def segmentation_to_mask(segm: list | dict, height: int, width: int) -> np.ndarr
         rle = mask_utils.frPyObjects(segm, height, width)
     else:
         counts = segm["counts"]
-        rle = {"size": segm["size"],
-               "counts": counts.encode() if isinstance(counts, str) else counts}
+        rle = {
+            "size": segm["size"],
+            "counts": counts.encode() if isinstance(counts, str) else counts,
+        }
     with warnings.catch_warnings():  # pycocotools 2.0.x vs numpy 2: harmless __array__ notice
         warnings.simplefilter("ignore", DeprecationWarning)
         return mask_utils.decode(rle)

@@ -13,9 +13,23 @@ from vitdet_cli.atomic import write_bytes_atomic
 from vitdet_cli.data.coco import segmentation_to_mask
 
 # BGR colours, one per category id (cycled).
-PALETTE = np.array([(56, 56, 255), (151, 157, 255), (31, 112, 255), (29, 178, 255),
-                    (49, 210, 207), (10, 249, 72), (23, 204, 146), (134, 219, 61),
-                    (211, 188, 0), (209, 99, 0), (255, 56, 132), (236, 24, 0)], np.float32)
+PALETTE = np.array(
+    [
+        (56, 56, 255),
+        (151, 157, 255),
+        (31, 112, 255),
+        (29, 178, 255),
+        (49, 210, 207),
+        (10, 249, 72),
+        (23, 204, 146),
+        (134, 219, 61),
+        (211, 188, 0),
+        (209, 99, 0),
+        (255, 56, 132),
+        (236, 24, 0),
+    ],
+    np.float32,
+)
 
 
 def _name(class_names: Sequence[str] | Mapping[int, str], cat_id: int) -> str:
@@ -24,9 +38,12 @@ def _name(class_names: Sequence[str] | Mapping[int, str], cat_id: int) -> str:
     return class_names[cat_id - 1] if 0 < cat_id <= len(class_names) else str(cat_id)
 
 
-def draw_annotations(image: np.ndarray, anns: Sequence[dict],
-                     class_names: Sequence[str] | Mapping[int, str],
-                     alpha: float = 0.45) -> np.ndarray:
+def draw_annotations(
+    image: np.ndarray,
+    anns: Sequence[dict],
+    class_names: Sequence[str] | Mapping[int, str],
+    alpha: float = 0.45,
+) -> np.ndarray:
     """A copy of ``image`` (BGR) with each COCO annotation's mask tinted, outlined, boxed and
     labelled. ``class_names`` is indexed by category id - 1, or maps id → name."""
     out = image.copy() if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
@@ -52,8 +69,9 @@ def draw_annotations(image: np.ndarray, anns: Sequence[dict],
         (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, font, 1)
         ty = y - 2 if y - th - base - 2 >= 0 else y + th + 2
         cv2.rectangle(out, (x, ty - th - 1), (x + tw + 2, ty + base - 1), colour, -1)
-        cv2.putText(out, label, (x + 1, ty - 1), cv2.FONT_HERSHEY_SIMPLEX, font, (0, 0, 0), 1,
-                    cv2.LINE_AA)
+        cv2.putText(
+            out, label, (x + 1, ty - 1), cv2.FONT_HERSHEY_SIMPLEX, font, (0, 0, 0), 1, cv2.LINE_AA
+        )
     return out
 
 
@@ -65,12 +83,13 @@ def tile(images: Sequence[np.ndarray], cols: int = 2, gap: int = 4) -> np.ndarra
     grid = np.full((rows * ch + (rows - 1) * gap, cols * cw + (cols - 1) * gap, 3), 255, np.uint8)
     for k, im in enumerate(images):
         y, x = (k // cols) * (ch + gap), (k % cols) * (cw + gap)
-        grid[y:y + im.shape[0], x:x + im.shape[1]] = im
+        grid[y : y + im.shape[0], x : x + im.shape[1]] = im
     return grid
 
 
-def write_preview(ann_file: str | Path, img_dir: str | Path,
-                  out_path: str | Path, n: int = 4, cols: int = 2) -> Path:
+def write_preview(
+    ann_file: str | Path, img_dir: str | Path, out_path: str | Path, n: int = 4, cols: int = 2
+) -> Path:
     """Draw the first ``n`` images of a COCO file with their annotations into one JPEG grid."""
     data = json.loads(Path(ann_file).read_text())
     names = {c["id"]: c["name"] for c in data["categories"]}
@@ -84,6 +103,7 @@ def write_preview(ann_file: str | Path, img_dir: str | Path,
             cells.append(draw_annotations(image, by_image.get(im["id"], []), names))
     if not cells:
         cells = [np.full((64, 64, 3), 255, np.uint8)]
-    _, buf = cv2.imencode(".jpg", tile(cells, cols=min(cols, len(cells))),
-                           [cv2.IMWRITE_JPEG_QUALITY, 90])
+    _, buf = cv2.imencode(
+        ".jpg", tile(cells, cols=min(cols, len(cells))), [cv2.IMWRITE_JPEG_QUALITY, 90]
+    )
     return write_bytes_atomic(out_path, buf.tobytes())

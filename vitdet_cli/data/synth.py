@@ -99,27 +99,39 @@ class SyntheticDataset:
     def to_dict(self) -> dict:
         return {
             "root": str(self.root),
-            "train_img": str(self.train_img), "val_img": str(self.val_img),
-            "train_ann": str(self.train_ann), "val_ann": str(self.val_ann),
+            "train_img": str(self.train_img),
+            "val_img": str(self.val_img),
+            "train_ann": str(self.train_ann),
+            "val_ann": str(self.val_ann),
             "class_names": list(self.class_names),
-            "num_images": self.num_images, "instances": self.instances,
+            "num_images": self.num_images,
+            "instances": self.instances,
             "params": self.params,
             "preview": str(self.preview) if self.preview else None,
-            "generated": self.generated, "seconds": round(self.seconds, 3),
+            "generated": self.generated,
+            "seconds": round(self.seconds, 3),
         }
 
 
 # ---------------------------------------------------------------- shapes and scenes
 
 
-def _ring_points(cx: float, cy: float, rx: float, ry: float, angle: float, n: int = 72,
-                 radii: np.ndarray | None = None) -> np.ndarray:
+def _ring_points(
+    cx: float,
+    cy: float,
+    rx: float,
+    ry: float,
+    angle: float,
+    n: int = 72,
+    radii: np.ndarray | None = None,
+) -> np.ndarray:
     t = np.linspace(0.0, 2 * np.pi, n, endpoint=False)
     r = 1.0 if radii is None else radii
     x, y = rx * r * np.cos(t), ry * r * np.sin(t)
     a = math.radians(angle)
-    return np.stack([cx + x * math.cos(a) - y * math.sin(a),
-                     cy + x * math.sin(a) + y * math.cos(a)], axis=1)
+    return np.stack(
+        [cx + x * math.cos(a) - y * math.sin(a), cy + x * math.sin(a) + y * math.cos(a)], axis=1
+    )
 
 
 def _fill(mask: np.ndarray, pts: np.ndarray, value: int = 1) -> None:
@@ -150,25 +162,40 @@ def shape_mask(spec: ShapeSpec, height: int, width: int) -> np.ndarray:
     return m
 
 
-_RATIO = {"circle": (1.0, 1.0), "rectangle": (0.5, 1.0), "triangle": (1.0, 1.0),
-          "ellipse": (0.38, 0.55), "star": (0.4, 0.5), "ring": (0.45, 0.62)}
+_RATIO = {
+    "circle": (1.0, 1.0),
+    "rectangle": (0.5, 1.0),
+    "triangle": (1.0, 1.0),
+    "ellipse": (0.38, 0.55),
+    "star": (0.4, 0.5),
+    "ring": (0.45, 0.62),
+}
 
 
-def sample_shape(rng: np.random.Generator, cls: str, height: int, width: int,
-                 size_range: tuple[float, float]) -> ShapeSpec:
+def sample_shape(
+    rng: np.random.Generator, cls: str, height: int, width: int, size_range: tuple[float, float]
+) -> ShapeSpec:
     """A random ``cls`` shape: size a fraction of the shorter side, centre mostly inside."""
     short = min(height, width)
     size = float(rng.uniform(*size_range)) * short
     margin = 0.3 * size
-    center = (float(rng.uniform(margin, width - margin)),
-              float(rng.uniform(margin, height - margin)))
-    return ShapeSpec(cls=cls, center=center, size=size, angle=float(rng.uniform(0, 360)),
-                     ratio=float(rng.uniform(*_RATIO[cls])),
-                     jitter=tuple(float(j) for j in rng.uniform(-15, 15, 3)))
+    center = (
+        float(rng.uniform(margin, width - margin)),
+        float(rng.uniform(margin, height - margin)),
+    )
+    return ShapeSpec(
+        cls=cls,
+        center=center,
+        size=size,
+        angle=float(rng.uniform(0, 360)),
+        ratio=float(rng.uniform(*_RATIO[cls])),
+        jitter=tuple(float(j) for j in rng.uniform(-15, 15, 3)),
+    )
 
 
-def visible_masks(masks: Sequence[np.ndarray], min_area: int = 1,
-                  min_fraction: float = 0.0) -> list[np.ndarray | None]:
+def visible_masks(
+    masks: Sequence[np.ndarray], min_area: int = 1, min_fraction: float = 0.0
+) -> list[np.ndarray | None]:
     """The visible part of each mask when later masks are painted over earlier ones.
 
     An instance whose visible area is below ``min_area`` px or below ``min_fraction`` of its
@@ -192,9 +219,15 @@ def _min_area(short: int) -> int:
     return max(12, int((0.04 * short) ** 2))
 
 
-def sample_scene(rng: np.random.Generator, height: int, width: int, max_instances: int,
-                 size_range: tuple[float, float], max_occlusion: float = 0.5,
-                 tries: int = 25) -> tuple[list[ShapeSpec], list[np.ndarray]]:
+def sample_scene(
+    rng: np.random.Generator,
+    height: int,
+    width: int,
+    max_instances: int,
+    size_range: tuple[float, float],
+    max_occlusion: float = 0.5,
+    tries: int = 25,
+) -> tuple[list[ShapeSpec], list[np.ndarray]]:
     """Random shapes in painting order, placed so none loses more than ``max_occlusion``."""
     min_area = _min_area(min(height, width))
     specs: list[ShapeSpec] = []
@@ -226,7 +259,7 @@ def _background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     c0, c1 = rng.uniform(0, 255, (2, 3))
     a = rng.uniform(0, 2 * np.pi)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    t = (xx * math.cos(a) + yy * math.sin(a))
+    t = xx * math.cos(a) + yy * math.sin(a)
     t = (t - t.min()) / max(float(t.max() - t.min()), 1.0)
     img = c0 + (c1 - c0) * t[..., None]
     blotch = rng.normal(0, 35, (int(rng.integers(3, 7)), int(rng.integers(3, 7)), 3))
@@ -237,8 +270,14 @@ def _background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     for _ in range(int(rng.integers(2, 8))):
         p0 = tuple(int(v) for v in rng.integers(0, [w, h]))
         p1 = tuple(int(v) for v in rng.integers(0, [w, h]))
-        cv2.line(img, p0, p1, tuple(float(c) for c in rng.uniform(0, 255, 3)),
-                 int(rng.integers(1, 3)), cv2.LINE_AA)
+        cv2.line(
+            img,
+            p0,
+            p1,
+            tuple(float(c) for c in rng.uniform(0, 255, 3)),
+            int(rng.integers(1, 3)),
+            cv2.LINE_AA,
+        )
     return img
 
 
@@ -260,8 +299,9 @@ def _paint(rng: np.random.Generator, img: np.ndarray, m: np.ndarray) -> None:
     img[ys, xs] = best + proj[:, None] * rng.uniform(-60, 60)
 
 
-def render_image(rng: np.random.Generator, masks: Sequence[np.ndarray], h: int,
-                 w: int) -> np.ndarray:
+def render_image(
+    rng: np.random.Generator, masks: Sequence[np.ndarray], h: int, w: int
+) -> np.ndarray:
     """Background, then each mask painted in order (later ones occlude), blur and noise: uint8."""
     img = _background(rng, h, w)
     for m in masks:
@@ -278,7 +318,7 @@ def _polygons(vis: np.ndarray) -> list[list[float]] | None:
     """Polygons following the pixel edges of ``vis``; None when it has holes (use RLE)."""
     ys, xs = np.nonzero(vis)
     y0, x0 = max(int(ys.min()) - 1, 0), max(int(xs.min()) - 1, 0)
-    crop = vis[y0:int(ys.max()) + 2, x0:int(xs.max()) + 2].astype(np.uint8)
+    crop = vis[y0 : int(ys.max()) + 2, x0 : int(xs.max()) + 2].astype(np.uint8)
     up = cv2.resize(crop, None, fx=_UPSCALE, fy=_UPSCALE, interpolation=cv2.INTER_NEAREST)
     contours, hier = cv2.findContours(up, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
     if hier is None or (hier[0][:, 3] >= 0).any():
@@ -320,21 +360,27 @@ def mask_bbox(vis: np.ndarray) -> list[float]:
     return [float(x0), float(y0), float(xs.max() - x0 + 1), float(ys.max() - y0 + 1)]
 
 
-def annotate(visible: Sequence[np.ndarray | None], specs: Sequence[ShapeSpec],
-             rng: np.random.Generator, rle_fraction: float) -> list[dict]:
+def annotate(
+    visible: Sequence[np.ndarray | None],
+    specs: Sequence[ShapeSpec],
+    rng: np.random.Generator,
+    rle_fraction: float,
+) -> list[dict]:
     """COCO annotation dicts (without ids) for the kept visible masks."""
     anns = []
     for vis, spec in zip(visible, specs):
         if vis is None:
             continue
         prefer_rle = bool(rng.random() < rle_fraction)
-        anns.append({
-            "category_id": CLASS_NAMES.index(spec.cls) + 1,
-            "segmentation": encode_mask(vis, prefer_rle),
-            "area": float(vis.sum()),
-            "bbox": mask_bbox(vis),
-            "iscrowd": 0,
-        })
+        anns.append(
+            {
+                "category_id": CLASS_NAMES.index(spec.cls) + 1,
+                "segmentation": encode_mask(vis, prefer_rle),
+                "area": float(vis.sum()),
+                "bbox": mask_bbox(vis),
+                "iscrowd": 0,
+            }
+        )
     return anns
 
 
@@ -404,18 +450,31 @@ def load_synthetic_dataset(root: str | Path) -> SyntheticDataset | None:
     if not all(p.is_file() for p in expected):
         return None
     preview = root / "preview.jpg"
-    return SyntheticDataset(root, params, {"train": n_train, "val": n_val}, instances,
-                            class_names, preview if preview.is_file() else None, generated=False)
+    return SyntheticDataset(
+        root,
+        params,
+        {"train": n_train, "val": n_val},
+        instances,
+        class_names,
+        preview if preview.is_file() else None,
+        generated=False,
+    )
 
 
 def _coerce(p: SynthParams) -> SynthParams:
     """Plain ints, floats and tuples (an int image_size means square), so params compare equal
     to what the marker file reads back."""
     size = (p.image_size, p.image_size) if isinstance(p.image_size, int) else p.image_size
-    return SynthParams(int(p.images), int(p.seed), (int(size[0]), int(size[1])),
-                       float(p.val_fraction), int(p.max_instances),
-                       (float(p.size_range[0]), float(p.size_range[1])), float(p.rle_fraction),
-                       str(p.image_format))
+    return SynthParams(
+        int(p.images),
+        int(p.seed),
+        (int(size[0]), int(size[1])),
+        float(p.val_fraction),
+        int(p.max_instances),
+        (float(p.size_range[0]), float(p.size_range[1])),
+        float(p.rle_fraction),
+        str(p.image_format),
+    )
 
 
 def _validate(p: SynthParams) -> None:
@@ -431,21 +490,28 @@ def _validate(p: SynthParams) -> None:
     if p.image_format not in ("jpg", "png"):
         raise bad(f"image_format must be jpg or png, got {p.image_format!r}", "Use jpg or png.")
     if p.max_instances < 1 or not 0 < p.size_range[0] <= p.size_range[1] <= 1:
-        raise bad(f"bad max_instances/size_range: {p.max_instances}, {p.size_range}",
-                  "max_instances >= 1; size_range fractions of the shorter side in (0, 1].")
+        raise bad(
+            f"bad max_instances/size_range: {p.max_instances}, {p.size_range}",
+            "max_instances >= 1; size_range fractions of the shorter side in (0, 1].",
+        )
 
 
 def _prepare_dir(root: Path, force: bool) -> dict | None:
     """Refuse a non-empty folder that is not ours (unless forced); return the old marker."""
     if root.exists() and not root.is_dir():
-        raise VitdetError(f"{root} exists and is not a folder", hint="Choose a folder path.",
-                          code="data_out_not_dir", exit_code=2)
+        raise VitdetError(
+            f"{root} exists and is not a folder",
+            hint="Choose a folder path.",
+            code="data_out_not_dir",
+            exit_code=2,
+        )
     old = _read_marker(root)
     if old is None and root.is_dir() and any(root.iterdir()) and not force:
         raise VitdetError(
             f"{root} is not empty and is not a synthetic dataset made by vitdet",
             hint="Choose an empty or new folder, or pass --force to write into it anyway.",
-            code="data_out_not_empty", exit_code=2,
+            code="data_out_not_empty",
+            exit_code=2,
         )
     return old
 
@@ -482,8 +548,18 @@ def make_synthetic_dataset(
     ``progress(done, total)`` is called after each image.
     """
     start = time.monotonic()
-    p = _coerce(SynthParams(images, seed, image_size, val_fraction, max_instances, size_range,
-                            rle_fraction, image_format))
+    p = _coerce(
+        SynthParams(
+            images,
+            seed,
+            image_size,
+            val_fraction,
+            max_instances,
+            size_range,
+            rle_fraction,
+            image_format,
+        )
+    )
     _validate(p)
     root = Path(out_dir)
     old = _prepare_dir(root, force)
@@ -493,8 +569,10 @@ def make_synthetic_dataset(
 
     n_train, n_val = split_sizes(p.images, p.val_fraction)
     splits = {"train": (TRAIN_IMG, range(n_train)), "val": (VAL_IMG, range(n_train, p.images))}
-    paths = {i: root / (TRAIN_IMG if i < n_train else VAL_IMG) / f"{i:06d}.{p.image_format}"
-             for i in range(p.images)}
+    paths = {
+        i: root / (TRAIN_IMG if i < n_train else VAL_IMG) / f"{i:06d}.{p.image_format}"
+        for i in range(p.images)
+    }
     if old is not None:
         _remove_stale(root, set(paths.values()))
     instances: dict[str, dict[str, int]] = {}
@@ -502,14 +580,25 @@ def make_synthetic_dataset(
     for split, (folder, indices) in splits.items():
         (root / folder).mkdir(parents=True, exist_ok=True)
         info = {"description": "vitdet synthetic shapes", "version": str(GENERATOR_VERSION)}
-        coco = {"info": info, "licenses": [], "images": [], "annotations": [],
-                "categories": _categories()}
+        coco = {
+            "info": info,
+            "licenses": [],
+            "images": [],
+            "annotations": [],
+            "categories": _categories(),
+        }
         counts = dict.fromkeys(CLASS_NAMES, 0)
         for i in indices:
             image, anns = generate_sample(p, i)
             _write_image(paths[i], image)
-            coco["images"].append({"id": i + 1, "file_name": paths[i].name,
-                                   "height": p.image_size[0], "width": p.image_size[1]})
+            coco["images"].append(
+                {
+                    "id": i + 1,
+                    "file_name": paths[i].name,
+                    "height": p.image_size[0],
+                    "width": p.image_size[1],
+                }
+            )
             for a in anns:
                 coco["annotations"].append({"id": ann_id, "image_id": i + 1, **a})
                 counts[CLASS_NAMES[a["category_id"] - 1]] += 1
@@ -526,11 +615,20 @@ def make_synthetic_dataset(
 
         preview_path = write_preview(root / TRAIN_ANN, root / TRAIN_IMG, root / "preview.jpg")
     num_images = {"train": n_train, "val": n_val}
-    marker.update(complete=True, num_images=num_images, instances=instances,
-                  class_names=list(CLASS_NAMES))
+    marker.update(
+        complete=True, num_images=num_images, instances=instances, class_names=list(CLASS_NAMES)
+    )
     write_json_atomic(root / MARKER, marker, indent=2)
-    return SyntheticDataset(root, p.to_dict(), num_images, instances, CLASS_NAMES, preview_path,
-                            generated=True, seconds=time.monotonic() - start)
+    return SyntheticDataset(
+        root,
+        p.to_dict(),
+        num_images,
+        instances,
+        CLASS_NAMES,
+        preview_path,
+        generated=True,
+        seconds=time.monotonic() - start,
+    )
 
 
 def _write_image(path: Path, image: np.ndarray) -> None:

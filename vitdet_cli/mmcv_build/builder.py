@@ -50,10 +50,15 @@ class BuildPlan:
     steps: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {"key": self.spec.key, "spec": asdict(self.spec), "patches": self.patches,
-                "wheel_dir": str(self.wheel_dir),
-                "cached_wheel": str(self.cached_wheel) if self.cached_wheel else None,
-                "log": str(self.log_path), "steps": self.steps}
+        return {
+            "key": self.spec.key,
+            "spec": asdict(self.spec),
+            "patches": self.patches,
+            "wheel_dir": str(self.wheel_dir),
+            "cached_wheel": str(self.cached_wheel) if self.cached_wheel else None,
+            "log": str(self.log_path),
+            "steps": self.steps,
+        }
 
 
 @dataclass
@@ -67,13 +72,19 @@ class BuildResult:
     checks: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {"wheel": str(self.wheel), "key": self.key, "from_cache": self.from_cache,
-                "installed": self.installed, "seconds": round(self.seconds, 1),
-                "log": str(self.log_path), "checks": [c.to_dict() for c in self.checks]}
+        return {
+            "wheel": str(self.wheel),
+            "key": self.key,
+            "from_cache": self.from_cache,
+            "installed": self.installed,
+            "seconds": round(self.seconds, 1),
+            "log": str(self.log_path),
+            "checks": [c.to_dict() for c in self.checks],
+        }
 
 
 def resolve_target(target: str) -> str:
-    """``auto`` → npu when torch_npu is installed, cuda when torch has CUDA and nvcc exists, else cpu."""
+    """``auto`` → npu with torch_npu installed, cuda with CUDA torch and nvcc, else cpu."""
     if target == "auto":
         if device.torch_npu_installed():
             return "npu"
@@ -83,8 +94,12 @@ def resolve_target(target: str) -> str:
             return "cuda"
         return "cpu"
     if target not in TARGETS:
-        raise VitdetError(f"--target {target!r} is not one of auto, cpu, cuda, npu",
-                          hint="use --target auto|cpu|cuda|npu", code="bad_target", exit_code=2)
+        raise VitdetError(
+            f"--target {target!r} is not one of auto, cpu, cuda, npu",
+            hint="use --target auto|cpu|cuda|npu",
+            code="bad_target",
+            exit_code=2,
+        )
     return target
 
 
@@ -97,19 +112,26 @@ def _nvcc() -> Optional[str]:
 
 def _preflight(target: str) -> None:
     if shutil.which(os.environ.get("CXX", "c++")) is None and shutil.which("g++") is None:
-        raise VitdetError("no C++ compiler found (c++/g++)",
-                          hint="apt-get install build-essential (or set CXX)", code="no_compiler")
+        raise VitdetError(
+            "no C++ compiler found (c++/g++)",
+            hint="apt-get install build-essential (or set CXX)",
+            code="no_compiler",
+        )
     if target == "cuda" and _nvcc() is None:
-        raise VitdetError("--target cuda needs nvcc, which is not on PATH or under $CUDA_HOME",
-                          hint="install the CUDA toolkit matching torch.version.cuda, or use "
-                               "--target cpu", code="no_nvcc")
+        raise VitdetError(
+            "--target cuda needs nvcc, which is not on PATH or under $CUDA_HOME",
+            hint="install the CUDA toolkit matching torch.version.cuda, or use --target cpu",
+            code="no_nvcc",
+        )
     if target == "npu":
         err = device.import_torch_npu()
         if err:
-            raise VitdetError(f"--target npu needs a working torch_npu: {err}",
-                              hint="pip install torch_npu matching torch, then source "
-                                   "/usr/local/Ascend/ascend-toolkit/set_env.sh",
-                              code="no_torch_npu")
+            raise VitdetError(
+                f"--target npu needs a working torch_npu: {err}",
+                hint="pip install torch_npu matching torch, then source "
+                "/usr/local/Ascend/ascend-toolkit/set_env.sh",
+                code="no_torch_npu",
+            )
 
 
 def plan(target: str = "auto", mmcv_version: str = MMCV_VERSION) -> BuildPlan:
@@ -120,7 +142,8 @@ def plan(target: str = "auto", mmcv_version: str = MMCV_VERSION) -> BuildPlan:
     wheels = sorted(wheel_dir.glob("mmcv-*.whl")) if wheel_dir.is_dir() else []
     log_path = cache_root() / "logs" / f"build-mmcv-{spec.key}-{time.strftime('%Y%m%d-%H%M%S')}.log"
     steps = [
-        f"pip download mmcv=={mmcv_version} (sdist, sha256 {SDIST_SHA256.get(mmcv_version, '?')[:16]}…)",
+        f"pip download mmcv=={mmcv_version} (sdist, sha256 "
+        f"{SDIST_SHA256.get(mmcv_version, '?')[:16]}…)",
         f"apply {len(selected)} patch(es): {', '.join(p.name for p in selected) or 'none'}",
         "pip wheel --no-build-isolation --no-deps with "
         + " ".join(f"{k}={v}" for k, v in spec.env.items()),
@@ -128,8 +151,9 @@ def plan(target: str = "auto", mmcv_version: str = MMCV_VERSION) -> BuildPlan:
         "pip install --no-deps --force-reinstall the wheel",
         "verify mmcv._ext, nms and RoIAlign",
     ]
-    return BuildPlan(spec, [p.name for p in selected], wheel_dir, wheels[-1] if wheels else None,
-                     log_path, steps)
+    return BuildPlan(
+        spec, [p.name for p in selected], wheel_dir, wheels[-1] if wheels else None, log_path, steps
+    )
 
 
 def _pip(*args: str) -> list[str]:
@@ -140,12 +164,18 @@ def _metadata_tools(log_path: Path) -> Path:
     """A private folder with an old setuptools, used only for `pip download`'s metadata step."""
     target = cache_root() / "tools" / "setuptools-lt70"
     if not (target / "pkg_resources").is_dir() or not (target / "wheel").is_dir():
-        rc = run_logged(_pip("install", "--quiet", "--target", str(target), *METADATA_TOOLS),
-                        log_path, "installing build helper (setuptools<70, private)")
+        rc = run_logged(
+            _pip("install", "--quiet", "--target", str(target), *METADATA_TOOLS),
+            log_path,
+            "installing build helper (setuptools<70, private)",
+        )
         if rc != 0:
-            raise VitdetError("could not install the private setuptools<70 used to read mmcv's "
-                              f"metadata\n{log_tail(log_path)}", hint=f"full log: {log_path}",
-                              code="pip_failed")
+            raise VitdetError(
+                "could not install the private setuptools<70 used to read mmcv's "
+                f"metadata\n{log_tail(log_path)}",
+                hint=f"full log: {log_path}",
+                code="pip_failed",
+            )
     return target
 
 
@@ -158,25 +188,44 @@ def fetch_sdist(mmcv_version: str, log_path: Path) -> Path:
         tools = _metadata_tools(log_path)
         tmp = sdist_dir / f".download-{os.getpid()}"
         tmp.mkdir(parents=True, exist_ok=True)
-        env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(tools), os.environ.get("PYTHONPATH")]))}
-        rc = run_logged(_pip("download", "--no-deps", "--no-binary", ":all:", "--no-build-isolation",
-                             f"mmcv=={mmcv_version}", "-d", str(tmp)), log_path,
-                        f"downloading mmcv {mmcv_version} source", env=env)
+        env = {
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(tools), os.environ.get("PYTHONPATH")]))
+        }
+        rc = run_logged(
+            _pip(
+                "download",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                "--no-build-isolation",
+                f"mmcv=={mmcv_version}",
+                "-d",
+                str(tmp),
+            ),
+            log_path,
+            f"downloading mmcv {mmcv_version} source",
+            env=env,
+        )
         got = list(tmp.glob("mmcv-*.tar.gz"))
         if rc != 0 or not got:
             shutil.rmtree(tmp, ignore_errors=True)
-            raise VitdetError(f"downloading the mmcv {mmcv_version} source failed:\n{log_tail(log_path)}",
-                              hint=f"check access to the package index (pip config list); log: {log_path}",
-                              code="download_failed")
+            raise VitdetError(
+                f"downloading the mmcv {mmcv_version} source failed:\n{log_tail(log_path)}",
+                hint=f"check access to the package index (pip config list); log: {log_path}",
+                code="download_failed",
+            )
         os.replace(got[0], sdist)
         shutil.rmtree(tmp, ignore_errors=True)
     actual = sha256_file(sdist)
     if expected and actual != expected:
         bad = sdist.with_suffix(".rejected")
         os.replace(sdist, bad)
-        raise VitdetError(f"{sdist}: sha256 {actual} does not match the pinned {expected}",
-                          hint="the download was corrupted or the index serves another file; it was "
-                               f"moved to {bad}; run again to re-download", code="bad_sha256")
+        raise VitdetError(
+            f"{sdist}: sha256 {actual} does not match the pinned {expected}",
+            hint="the download was corrupted or the index serves another file; it was "
+            f"moved to {bad}; run again to re-download",
+            code="bad_sha256",
+        )
     return sdist
 
 
@@ -188,7 +237,9 @@ def unpack(sdist: Path, dest: Path) -> Path:
         tar.extractall(dest, filter="data")
     roots = [p for p in dest.iterdir() if p.is_dir()]
     if len(roots) != 1:
-        raise VitdetError(f"{sdist}: unexpected layout", hint="delete it and run again", code="bad_sdist")
+        raise VitdetError(
+            f"{sdist}: unexpected layout", hint="delete it and run again", code="bad_sdist"
+        )
     return roots[0]
 
 
@@ -203,15 +254,24 @@ def build_wheel(plan_: BuildPlan) -> Path:
     patchlib.apply_patches(selected, src, plan_.log_path)
     out = work / "dist"
     out.mkdir(parents=True, exist_ok=True)
-    info(f"compiling mmcv {spec.mmcv_version} ops for {spec.target} (about 20 min on 2 cores); "
-         f"log: {plan_.log_path}")
-    rc = run_logged(_pip("wheel", "--no-deps", "--no-build-isolation", "-v", str(src), "-w", str(out)),
-                    plan_.log_path, f"building mmcv {spec.mmcv_version} [{spec.target}]", env=spec.env)
+    info(
+        f"compiling mmcv {spec.mmcv_version} ops for {spec.target} (about 20 min on 2 cores); "
+        f"log: {plan_.log_path}"
+    )
+    rc = run_logged(
+        _pip("wheel", "--no-deps", "--no-build-isolation", "-v", str(src), "-w", str(out)),
+        plan_.log_path,
+        f"building mmcv {spec.mmcv_version} [{spec.target}]",
+        env=spec.env,
+    )
     wheels = list(out.glob("mmcv-*.whl"))
     if rc != 0 or not wheels:
-        raise VitdetError(f"building mmcv failed (exit {rc}); last lines of the log:\n"
-                          f"{log_tail(plan_.log_path, 30)}",
-                          hint=f"full log: {plan_.log_path}", code="build_failed")
+        raise VitdetError(
+            f"building mmcv failed (exit {rc}); last lines of the log:\n"
+            f"{log_tail(plan_.log_path, 30)}",
+            hint=f"full log: {plan_.log_path}",
+            code="build_failed",
+        )
     return _store(wheels[0], plan_)
 
 
@@ -221,8 +281,12 @@ def _store(wheel: Path, plan_: BuildPlan) -> Path:
     tmp = plan_.wheel_dir / f".{wheel.name}.tmp"
     shutil.copy2(wheel, tmp)
     os.replace(tmp, final)
-    meta = {**plan_.to_dict(), "wheel": str(final), "sha256": sha256_file(final),
-            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    meta = {
+        **plan_.to_dict(),
+        "wheel": str(final),
+        "sha256": sha256_file(final),
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
     meta_tmp = plan_.wheel_dir / ".build_meta.json.tmp"
     meta_tmp.write_text(json.dumps(meta, indent=2))
     os.replace(meta_tmp, plan_.wheel_dir / "build_meta.json")
@@ -240,11 +304,17 @@ def installed_from(wheel: Path) -> bool:
 
 
 def install(wheel: Path, log_path: Path) -> None:
-    rc = run_logged(_pip("install", "--no-deps", "--force-reinstall", str(wheel)), log_path,
-                    f"installing {wheel.name}")
+    rc = run_logged(
+        _pip("install", "--no-deps", "--force-reinstall", str(wheel)),
+        log_path,
+        f"installing {wheel.name}",
+    )
     if rc != 0:
-        raise VitdetError(f"installing {wheel} failed:\n{log_tail(log_path)}",
-                          hint=f"full log: {log_path}", code="install_failed")
+        raise VitdetError(
+            f"installing {wheel} failed:\n{log_tail(log_path)}",
+            hint=f"full log: {log_path}",
+            code="install_failed",
+        )
 
 
 def verify(target: str) -> list:
@@ -252,14 +322,24 @@ def verify(target: str) -> list:
     from vitdet_cli.platform.checks import Check
 
     kind = target if target != "cpu" else "cpu"
-    proc = subprocess.run([sys.executable, "-m", "vitdet_cli", "--json", "env-check", "--device", kind],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "vitdet_cli", "--json", "env-check", "--device", kind],
+        capture_output=True,
+        text=True,
+    )
     try:
         data = json.loads(proc.stdout)
     except json.JSONDecodeError:
-        raise VitdetError("verifying mmcv failed: env-check printed no JSON",
-                          hint=(proc.stderr or proc.stdout)[-500:], code="verify_failed") from None
-    return [Check(**c) for c in data.get("checks", []) if c["group"] == "mmcv ops" or c["name"] == "mmcv"]
+        raise VitdetError(
+            "verifying mmcv failed: env-check printed no JSON",
+            hint=(proc.stderr or proc.stdout)[-500:],
+            code="verify_failed",
+        ) from None
+    return [
+        Check(**c)
+        for c in data.get("checks", [])
+        if c["group"] == "mmcv ops" or c["name"] == "mmcv"
+    ]
 
 
 @contextmanager
@@ -279,7 +359,9 @@ def build_lock(key: str) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def build_mmcv(target: str = "auto", force: bool = False, install_wheel: bool = True) -> BuildResult:
+def build_mmcv(
+    target: str = "auto", force: bool = False, install_wheel: bool = True
+) -> BuildResult:
     """Build (or reuse) the mmcv wheel for ``target``, install it and verify its ops."""
     start = time.monotonic()
     key = plan(target).spec.key
@@ -306,8 +388,11 @@ def _build_locked(p: BuildPlan, force: bool, install_wheel: bool, start: float) 
     checks = verify(p.spec.target) if install_wheel else []
     bad = [c for c in checks if c.status == "fail"]
     if bad:
-        raise VitdetError("mmcv installed but its checks fail: "
-                          + "; ".join(f"{c.name}: {c.found}" for c in bad),
-                          hint=bad[0].hint or f"log: {p.log_path}", code="verify_failed")
-    return BuildResult(wheel, p.spec.key, from_cache, installed, time.monotonic() - start, p.log_path,
-                       checks)
+        raise VitdetError(
+            "mmcv installed but its checks fail: " + "; ".join(f"{c.name}: {c.found}" for c in bad),
+            hint=bad[0].hint or f"log: {p.log_path}",
+            code="verify_failed",
+        )
+    return BuildResult(
+        wheel, p.spec.key, from_cache, installed, time.monotonic() - start, p.log_path, checks
+    )

@@ -46,7 +46,9 @@ def read_patch(path: Path) -> Patch:
     if not fixes or not versions or not targets:
         raise VitdetError(
             f"{path}: patch header must say 'Fixes:', 'Versions:' and 'Targets:'",
-            hint="start the patch with those three lines before the diff", code="bad_patch")
+            hint="start the patch with those three lines before the diff",
+            code="bad_patch",
+        )
     return Patch(path, fixes, versions, targets)
 
 
@@ -76,13 +78,20 @@ def apply_patches(patches: list[Patch], src_dir: Path, log_path: Path) -> None:
                 log.write(f"\n$ {' '.join(argv)}  (in {src_dir})\n")
                 log.flush()
                 try:
-                    proc = subprocess.run(argv, cwd=src_dir, env=env, capture_output=True, text=True)
+                    proc = subprocess.run(
+                        argv, cwd=src_dir, env=env, capture_output=True, text=True
+                    )
                 except FileNotFoundError:
-                    raise VitdetError("git is needed to apply patches but is not on PATH",
-                                      hint="apt-get install git", code="no_git") from None
+                    raise VitdetError(
+                        "git is needed to apply patches but is not on PATH",
+                        hint="apt-get install git",
+                        code="no_git",
+                    ) from None
                 log.write(proc.stdout + proc.stderr)
                 if proc.returncode != 0:
                     raise VitdetError(
                         f"patch {p.path} does not apply to {src_dir.name}:\n{proc.stderr.strip()}",
                         hint=f"the patch is for {p.versions}; check the mmcv version or refresh "
-                             "the patch", code="patch_failed")
+                        "the patch",
+                        code="patch_failed",
+                    )

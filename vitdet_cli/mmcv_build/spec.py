@@ -53,12 +53,18 @@ class BuildSpec:
     @property
     def key(self) -> str:
         accel = f"-{self.accel_version}" if self.accel_version else ""
-        return (f"mmcv{self.mmcv_version}-torch{self.torch_version.replace('+', '_')}-"
-                f"{self.target}{accel}-{self.python_tag}-{self.platform_tag}-p{self.patch_hash[:12]}")
+        return (
+            f"mmcv{self.mmcv_version}-torch{self.torch_version.replace('+', '_')}-"
+            f"{self.target}{accel}-{self.python_tag}-{self.platform_tag}-p{self.patch_hash[:12]}"
+        )
 
     @property
     def env(self) -> dict[str, str]:
-        return {"MMCV_WITH_OPS": "1", "MAX_JOBS": str(os.cpu_count() or 1), **TARGET_ENV[self.target]}
+        return {
+            "MMCV_WITH_OPS": "1",
+            "MAX_JOBS": str(os.cpu_count() or 1),
+            **TARGET_ENV[self.target],
+        }
 
 
 def make_spec(target: str, patch_hash: str, mmcv_version: str = MMCV_VERSION) -> BuildSpec:
@@ -69,8 +75,15 @@ def make_spec(target: str, patch_hash: str, mmcv_version: str = MMCV_VERSION) ->
         import torch
 
         accel = f"cu{torch.version.cuda or 'none'}"
-    return BuildSpec(mmcv_version, target, _dist_version("torch"), accel, python_tag(),
-                     platform_tag(), patch_hash)
+    return BuildSpec(
+        mmcv_version,
+        target,
+        _dist_version("torch"),
+        accel,
+        python_tag(),
+        platform_tag(),
+        patch_hash,
+    )
 
 
 def sha256_file(path: Path) -> str:

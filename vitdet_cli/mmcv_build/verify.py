@@ -77,7 +77,9 @@ def smoke_test(device: str = "cpu") -> list[OpResult]:
         keep = run_nms(device)
         ref = expected_keep if device == "cpu" else run_nms("cpu")
         ok = keep == ref
-        results.append(OpResult("nms", device, ok, f"keep={keep}" + ("" if ok else f", expected {ref}")))
+        results.append(
+            OpResult("nms", device, ok, f"keep={keep}" + ("" if ok else f", expected {ref}"))
+        )
     except Exception as err:
         results.append(OpResult("nms", device, False, _short(err)))
     _, _, expected_row = _roi_align_case()

@@ -18,7 +18,9 @@ _LAZY = {
     "SimpleFPN": ("vitdet_cli.model.simple_fpn", "SimpleFPN"),
     "LN2d": ("vitdet_cli.model.simple_fpn", "LN2d"),
     "LayerDecayOptimizerConstructor": (
-        "vitdet_cli.model.layer_decay", "LayerDecayOptimizerConstructor"),
+        "vitdet_cli.model.layer_decay",
+        "LayerDecayOptimizerConstructor",
+    ),
     "get_layer_id": ("vitdet_cli.model.layer_decay", "get_layer_id"),
     "lr_scale": ("vitdet_cli.model.layer_decay", "lr_scale"),
     "Fp16CompresssionHook": ("vitdet_cli.model.hooks", "Fp16CompresssionHook"),
@@ -34,8 +36,11 @@ REGISTRATIONS = (
     ("MODELS", "ViT", "ViT"),
     ("MODELS", "SimpleFPN", "SimpleFPN"),
     ("MODELS", "LN2d", "LN2d"),
-    ("OPTIM_WRAPPER_CONSTRUCTORS", "LayerDecayOptimizerConstructor",
-     "LayerDecayOptimizerConstructor"),
+    (
+        "OPTIM_WRAPPER_CONSTRUCTORS",
+        "LayerDecayOptimizerConstructor",
+        "LayerDecayOptimizerConstructor",
+    ),
     ("HOOKS", "Fp16CompresssionHook", "Fp16CompresssionHook"),
 )
 

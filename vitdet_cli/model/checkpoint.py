@@ -103,12 +103,19 @@ def read_checkpoint(path: str | Path, allow_pickle: bool = False) -> Any:
     """
     p = Path(path)
     if not p.exists():
-        raise _bad(p, "checkpoint file not found",
-                   "check the path (MAE weights are e.g. mae_pretrain_vit_base.pth)",
-                   code="checkpoint_not_found")
+        raise _bad(
+            p,
+            "checkpoint file not found",
+            "check the path (MAE weights are e.g. mae_pretrain_vit_base.pth)",
+            code="checkpoint_not_found",
+        )
     if not p.is_file():
-        raise _bad(p, "is not a file", "pass the checkpoint file itself, not a directory",
-                   code="checkpoint_not_found")
+        raise _bad(
+            p,
+            "is not a file",
+            "pass the checkpoint file itself, not a directory",
+            code="checkpoint_not_found",
+        )
     if p.stat().st_size == 0:
         raise _bad(p, "checkpoint file is empty", _REDOWNLOAD)
     try:
@@ -119,16 +126,19 @@ def read_checkpoint(path: str | Path, allow_pickle: bool = False) -> Any:
             found = re.search(r"GLOBAL (\S+)", str(exc))
             name = found.group(1) if found else "a Python object"
             raise _bad(
-                p, f"checkpoint holds Python objects besides tensors ({name})",
+                p,
+                f"checkpoint holds Python objects besides tensors ({name})",
                 "if you trust the file's source, load it with allow_pickle=True; or re-save "
                 "only its state dict: torch.save(torch.load(f, weights_only=False)['model'], g)",
                 code="checkpoint_unsafe",
             ) from exc
-        raise _bad(p, f"not a readable PyTorch checkpoint ({_first_line(exc)})",
-                   _REDOWNLOAD) from exc
+        raise _bad(
+            p, f"not a readable PyTorch checkpoint ({_first_line(exc)})", _REDOWNLOAD
+        ) from exc
     except Exception as exc:  # zip errors, EOF, bad pickle opcodes, ...
-        raise _bad(p, f"not a readable PyTorch checkpoint ({_first_line(exc)})",
-                   _REDOWNLOAD) from exc
+        raise _bad(
+            p, f"not a readable PyTorch checkpoint ({_first_line(exc)})", _REDOWNLOAD
+        ) from exc
 
 
 def _first_line(exc: BaseException) -> str:
@@ -145,12 +155,18 @@ def extract_state_dict(obj: Any, source: str | Path = "<checkpoint>") -> dict[st
                 obj = obj[key]
                 break
     if not isinstance(obj, Mapping):
-        raise _bad(source, f"holds a {type(obj).__name__}, not a dict of tensors",
-                   "expected {'model': state_dict}, {'state_dict': state_dict} or a state dict")
+        raise _bad(
+            source,
+            f"holds a {type(obj).__name__}, not a dict of tensors",
+            "expected {'model': state_dict}, {'state_dict': state_dict} or a state dict",
+        )
     tensors = {k: v for k, v in obj.items() if isinstance(k, str) and isinstance(v, Tensor)}
     if not tensors:
-        raise _bad(source, "holds no tensors",
-                   "expected {'model': state_dict}, {'state_dict': state_dict} or a state dict")
+        raise _bad(
+            source,
+            "holds no tensors",
+            "expected {'model': state_dict}, {'state_dict': state_dict} or a state dict",
+        )
     return tensors
 
 
@@ -165,10 +181,11 @@ def _read_url(url: str, allow_pickle: bool) -> dict[str, Tensor]:
             url, map_location="cpu", weights_only=not allow_pickle, progress=False
         )
     except Exception as exc:
-        raise VitdetError(f"{url}: could not download or read the checkpoint "
-                          f"({_first_line(exc)})",
-                          hint="check the URL and the network, or download the file and "
-                               "pass its path", code="bad_checkpoint") from exc
+        raise VitdetError(
+            f"{url}: could not download or read the checkpoint ({_first_line(exc)})",
+            hint="check the URL and the network, or download the file and pass its path",
+            code="bad_checkpoint",
+        ) from exc
     return extract_state_dict(obj, url)
 
 
@@ -185,7 +202,7 @@ def strip_prefix(
         prefix = next((p for p in KNOWN_PREFIXES if any(k.startswith(p) for k in plain)), "")
     if not prefix:
         return plain, []
-    kept = {k[len(prefix):]: v for k, v in plain.items() if k.startswith(prefix)}
+    kept = {k[len(prefix) :]: v for k, v in plain.items() if k.startswith(prefix)}
     dropped = [k for k in plain if not k.startswith(prefix)]
     return kept, dropped
 
@@ -258,7 +275,7 @@ def load_backbone_state_dict(
             f"{source}: {len(mismatched)} tensors do not fit the model, e.g. "
             + "; ".join(mismatched[:3]),
             hint="the checkpoint is for another model size: pick the preset it was trained "
-                 "with (vit-b: 768 wide, vit-l: 1024, vit-h: 1280)",
+            "with (vit-b: 768 wide, vit-l: 1024, vit-h: 1280)",
             code="checkpoint_mismatch",
         )
     if not to_load:
@@ -267,7 +284,7 @@ def load_backbone_state_dict(
             f"{source}: no ViT backbone weights found (0 of {len(tensors)} keys match; "
             f"first keys: {sample})",
             hint="expected MAE/timm keys such as patch_embed.proj.weight and "
-                 "blocks.0.attn.qkv.weight, optionally under 'backbone.'",
+            "blocks.0.attn.qkv.weight, optionally under 'backbone.'",
             code="checkpoint_mismatch",
         )
     backbone.load_state_dict(to_load, strict=False)

@@ -87,61 +87,131 @@ def model_cfg(exp: ExperimentConfig, num_classes: int) -> dict:
     return dict(
         type="MaskRCNN",
         data_preprocessor=dict(
-            type="DetDataPreprocessor", mean=MEAN, std=STD, bgr_to_rgb=True, pad_mask=True,
+            type="DetDataPreprocessor",
+            mean=MEAN,
+            std=STD,
+            bgr_to_rgb=True,
+            pad_mask=True,
             pad_size_divisor=32,
-            batch_augments=[dict(type="BatchFixedSizePad", size=(img, img), pad_mask=True)]),
+            batch_augments=[dict(type="BatchFixedSizePad", size=(img, img), pad_mask=True)],
+        ),
         backbone=backbone,
         neck=neck,
         rpn_head=dict(
-            type="RPNHead", in_channels=ch, feat_channels=ch, num_convs=2,
-            anchor_generator=dict(type="AnchorGenerator", scales=[8], ratios=[0.5, 1.0, 2.0],
-                                  strides=STRIDES),
+            type="RPNHead",
+            in_channels=ch,
+            feat_channels=ch,
+            num_convs=2,
+            anchor_generator=dict(
+                type="AnchorGenerator", scales=[8], ratios=[0.5, 1.0, 2.0], strides=STRIDES
+            ),
             bbox_coder=coder,
             loss_cls=dict(type="CrossEntropyLoss", use_sigmoid=True, loss_weight=1.0),
-            loss_bbox=dict(type="L1Loss", loss_weight=1.0)),
+            loss_bbox=dict(type="L1Loss", loss_weight=1.0),
+        ),
         roi_head=dict(
             type="StandardRoIHead",
             bbox_roi_extractor=dict(
                 type="SingleRoIExtractor",
                 roi_layer=dict(type="RoIAlign", output_size=7, sampling_ratio=0),
-                out_channels=ch, featmap_strides=STRIDES[:4]),
+                out_channels=ch,
+                featmap_strides=STRIDES[:4],
+            ),
             bbox_head=dict(
-                type="Shared4Conv1FCBBoxHead", in_channels=ch, conv_out_channels=ch,
-                fc_out_channels=preset.fc_channels, roi_feat_size=7, num_classes=num_classes,
+                type="Shared4Conv1FCBBoxHead",
+                in_channels=ch,
+                conv_out_channels=ch,
+                fc_out_channels=preset.fc_channels,
+                roi_feat_size=7,
+                num_classes=num_classes,
                 norm_cfg=norm,
-                bbox_coder=dict(type="DeltaXYWHBBoxCoder", target_means=[0.0] * 4,
-                                target_stds=[0.1, 0.1, 0.2, 0.2]),
+                bbox_coder=dict(
+                    type="DeltaXYWHBBoxCoder",
+                    target_means=[0.0] * 4,
+                    target_stds=[0.1, 0.1, 0.2, 0.2],
+                ),
                 reg_class_agnostic=False,
                 loss_cls=dict(type="CrossEntropyLoss", use_sigmoid=False, loss_weight=1.0),
-                loss_bbox=dict(type="L1Loss", loss_weight=1.0)),
+                loss_bbox=dict(type="L1Loss", loss_weight=1.0),
+            ),
             mask_roi_extractor=dict(
                 type="SingleRoIExtractor",
                 roi_layer=dict(type="RoIAlign", output_size=14, sampling_ratio=0),
-                out_channels=ch, featmap_strides=STRIDES[:4]),
+                out_channels=ch,
+                featmap_strides=STRIDES[:4],
+            ),
             mask_head=dict(
-                type="FCNMaskHead", num_convs=4, in_channels=ch, conv_out_channels=ch,
-                num_classes=num_classes, norm_cfg=norm,
-                loss_mask=dict(type="CrossEntropyLoss", use_mask=True, loss_weight=1.0))),
+                type="FCNMaskHead",
+                num_convs=4,
+                in_channels=ch,
+                conv_out_channels=ch,
+                num_classes=num_classes,
+                norm_cfg=norm,
+                loss_mask=dict(type="CrossEntropyLoss", use_mask=True, loss_weight=1.0),
+            ),
+        ),
         train_cfg=dict(
             rpn=dict(
-                assigner=dict(type="MaxIoUAssigner", pos_iou_thr=0.7, neg_iou_thr=0.3,
-                              min_pos_iou=0.3, match_low_quality=True, ignore_iof_thr=-1),
-                sampler=dict(type="RandomSampler", num=256, pos_fraction=0.5, neg_pos_ub=-1,
-                             add_gt_as_proposals=False),
-                allowed_border=-1, pos_weight=-1, debug=False),
-            rpn_proposal=dict(nms_pre=2000, max_per_img=1000,
-                              nms=dict(type="nms", iou_threshold=0.7), min_bbox_size=0),
+                assigner=dict(
+                    type="MaxIoUAssigner",
+                    pos_iou_thr=0.7,
+                    neg_iou_thr=0.3,
+                    min_pos_iou=0.3,
+                    match_low_quality=True,
+                    ignore_iof_thr=-1,
+                ),
+                sampler=dict(
+                    type="RandomSampler",
+                    num=256,
+                    pos_fraction=0.5,
+                    neg_pos_ub=-1,
+                    add_gt_as_proposals=False,
+                ),
+                allowed_border=-1,
+                pos_weight=-1,
+                debug=False,
+            ),
+            rpn_proposal=dict(
+                nms_pre=2000,
+                max_per_img=1000,
+                nms=dict(type="nms", iou_threshold=0.7),
+                min_bbox_size=0,
+            ),
             rcnn=dict(
-                assigner=dict(type="MaxIoUAssigner", pos_iou_thr=0.5, neg_iou_thr=0.5,
-                              min_pos_iou=0.5, match_low_quality=True, ignore_iof_thr=-1),
-                sampler=dict(type="RandomSampler", num=512, pos_fraction=0.25, neg_pos_ub=-1,
-                             add_gt_as_proposals=True),
-                mask_size=28, pos_weight=-1, debug=False)),
+                assigner=dict(
+                    type="MaxIoUAssigner",
+                    pos_iou_thr=0.5,
+                    neg_iou_thr=0.5,
+                    min_pos_iou=0.5,
+                    match_low_quality=True,
+                    ignore_iof_thr=-1,
+                ),
+                sampler=dict(
+                    type="RandomSampler",
+                    num=512,
+                    pos_fraction=0.25,
+                    neg_pos_ub=-1,
+                    add_gt_as_proposals=True,
+                ),
+                mask_size=28,
+                pos_weight=-1,
+                debug=False,
+            ),
+        ),
         test_cfg=dict(
-            rpn=dict(nms_pre=1000, max_per_img=1000, nms=dict(type="nms", iou_threshold=0.7),
-                     min_bbox_size=0),
-            rcnn=dict(score_thr=0.05, nms=dict(type="nms", iou_threshold=0.5), max_per_img=100,
-                      mask_thr_binary=0.5)),
+            rpn=dict(
+                nms_pre=1000,
+                max_per_img=1000,
+                nms=dict(type="nms", iou_threshold=0.7),
+                min_bbox_size=0,
+            ),
+            rcnn=dict(
+                score_thr=0.05,
+                nms=dict(type="nms", iou_threshold=0.5),
+                max_per_img=100,
+                mask_thr_binary=0.5,
+            ),
+        ),
     )
 
 
@@ -154,8 +224,13 @@ def pipelines(img: int, lsj_ratio: tuple[float, float]) -> tuple[list, list]:
         dict(type="LoadAnnotations", with_bbox=True, with_mask=True),
         dict(type="RandomFlip", prob=0.5),
         dict(type="RandomResize", scale=size, ratio_range=tuple(lsj_ratio), keep_ratio=True),
-        dict(type="RandomCrop", crop_type="absolute_range", crop_size=size, recompute_bbox=True,
-             allow_negative_crop=True),
+        dict(
+            type="RandomCrop",
+            crop_type="absolute_range",
+            crop_size=size,
+            recompute_bbox=True,
+            allow_negative_crop=True,
+        ),
         dict(type="FilterAnnotations", min_gt_bbox_wh=(1e-2, 1e-2)),
         dict(type="Pad", size=size, pad_val=pad),
         dict(type="PackDetInputs"),
@@ -165,16 +240,25 @@ def pipelines(img: int, lsj_ratio: tuple[float, float]) -> tuple[list, list]:
         dict(type="Resize", scale=size, keep_ratio=True),
         dict(type="Pad", size=size, pad_val=pad),
         dict(type="LoadAnnotations", with_bbox=True, with_mask=True),
-        dict(type="PackDetInputs",
-             meta_keys=("img_id", "img_path", "ori_shape", "img_shape", "scale_factor")),
+        dict(
+            type="PackDetInputs",
+            meta_keys=("img_id", "img_path", "ori_shape", "img_shape", "scale_factor"),
+        ),
     ]
     return train, test
 
 
-def _dataset(paths: DataPaths, ann: Path, img_dir: Path, pipeline: list, test: bool,
-             min_size: int) -> dict:
-    ds = dict(type="CocoDataset", data_root="", ann_file=str(ann), data_prefix=dict(img=str(img_dir) + "/"),
-              metainfo=dict(classes=paths.classes), pipeline=pipeline)
+def _dataset(
+    paths: DataPaths, ann: Path, img_dir: Path, pipeline: list, test: bool, min_size: int
+) -> dict:
+    ds = dict(
+        type="CocoDataset",
+        data_root="",
+        ann_file=str(ann),
+        data_prefix=dict(img=str(img_dir) + "/"),
+        metainfo=dict(classes=paths.classes),
+        pipeline=pipeline,
+    )
     if test:
         ds["test_mode"] = True
     else:
@@ -182,8 +266,13 @@ def _dataset(paths: DataPaths, ann: Path, img_dir: Path, pipeline: list, test: b
     return ds
 
 
-def build_mmdet_config(exp: ExperimentConfig, paths: DataPaths, shape: RunShape,
-                       work_dir: Optional[Path] = None, load_from: Optional[Path] = None):
+def build_mmdet_config(
+    exp: ExperimentConfig,
+    paths: DataPaths,
+    shape: RunShape,
+    work_dir: Optional[Path] = None,
+    load_from: Optional[Path] = None,
+):
     """The full mmengine Config for ``Runner.from_cfg``."""
     from mmengine.config import Config
 
@@ -196,69 +285,118 @@ def build_mmdet_config(exp: ExperimentConfig, paths: DataPaths, shape: RunShape,
     train_pipe, test_pipe = pipelines(img, t.lsj_ratio)
     workers = exp.data.num_workers
     loader_extra = dict(persistent_workers=workers > 0)
-    optim = dict(type="AdamW", lr=effective_lr(exp, shape), betas=(0.9, 0.999),
-                 weight_decay=t.weight_decay)
+    optim = dict(
+        type="AdamW", lr=effective_lr(exp, shape), betas=(0.9, 0.999), weight_decay=t.weight_decay
+    )
     optim_wrapper = dict(
         type="AmpOptimWrapper" if use_amp(exp, shape) else "OptimWrapper",
         constructor="LayerDecayOptimizerConstructor",
-        paramwise_cfg=dict(decay_rate=t.layer_decay or preset.layer_decay, decay_type="layer_wise",
-                           num_layers=preset.num_layers),
-        optimizer=optim)
+        paramwise_cfg=dict(
+            decay_rate=t.layer_decay or preset.layer_decay,
+            decay_type="layer_wise",
+            num_layers=preset.num_layers,
+        ),
+        optimizer=optim,
+    )
     if t.grad_clip:
         optim_wrapper["clip_grad"] = dict(max_norm=t.grad_clip, norm_type=2)
     warmup = min(t.warmup_iters, iters)
     schedulers = []
     if warmup > 0:
-        schedulers.append(dict(type="LinearLR", start_factor=t.warmup_factor, by_epoch=False,
-                               begin=0, end=warmup))
-    schedulers.append(dict(type="MultiStepLR", begin=0, end=iters, by_epoch=False,
-                           milestones=[max(1, round(f * iters)) for f in t.lr_steps], gamma=0.1))
-    evaluator = dict(type="CocoMetric", ann_file=str(paths.val_ann), metric=["bbox", "segm"],
-                     format_only=False, backend_args=None)
+        schedulers.append(
+            dict(type="LinearLR", start_factor=t.warmup_factor, by_epoch=False, begin=0, end=warmup)
+        )
+    schedulers.append(
+        dict(
+            type="MultiStepLR",
+            begin=0,
+            end=iters,
+            by_epoch=False,
+            milestones=[max(1, round(f * iters)) for f in t.lr_steps],
+            gamma=0.1,
+        )
+    )
+    evaluator = dict(
+        type="CocoMetric",
+        ann_file=str(paths.val_ann),
+        metric=["bbox", "segm"],
+        format_only=False,
+        backend_args=None,
+    )
     cfg = dict(
         default_scope="mmdet",
         model=model_cfg(exp, len(paths.classes)),
         train_dataloader=dict(
-            batch_size=t.batch_size, num_workers=workers, **loader_extra,
+            batch_size=t.batch_size,
+            num_workers=workers,
+            **loader_extra,
             sampler=dict(type="DefaultSampler", shuffle=True),
-            dataset=_dataset(paths, paths.train_ann, paths.train_img, train_pipe, False,
-                             exp.data.min_size)),
+            dataset=_dataset(
+                paths, paths.train_ann, paths.train_img, train_pipe, False, exp.data.min_size
+            ),
+        ),
         val_dataloader=dict(
-            batch_size=1, num_workers=min(workers, 2), **dict(persistent_workers=min(workers, 2) > 0),
-            drop_last=False, sampler=dict(type="DefaultSampler", shuffle=False),
-            dataset=_dataset(paths, paths.val_ann, paths.val_img, test_pipe, True, 0)),
+            batch_size=1,
+            num_workers=min(workers, 2),
+            **dict(persistent_workers=min(workers, 2) > 0),
+            drop_last=False,
+            sampler=dict(type="DefaultSampler", shuffle=False),
+            dataset=_dataset(paths, paths.val_ann, paths.val_img, test_pipe, True, 0),
+        ),
         val_evaluator=evaluator,
         optim_wrapper=optim_wrapper,
         param_scheduler=schedulers,
-        train_cfg=dict(type="IterBasedTrainLoop", max_iters=iters,
-                       val_interval=min(t.val_interval, iters)),
+        train_cfg=dict(
+            type="IterBasedTrainLoop", max_iters=iters, val_interval=min(t.val_interval, iters)
+        ),
         val_cfg=dict(type="ValLoop"),
         default_hooks=dict(
             timer=dict(type="IterTimerHook"),
             logger=dict(type="LoggerHook", interval=t.log_interval),
             param_scheduler=dict(type="ParamSchedulerHook"),
-            checkpoint=dict(type="CheckpointHook", by_epoch=False, save_last=True,
-                            interval=min(t.checkpoint_interval, iters), max_keep_ckpts=t.max_keep_ckpts),
+            checkpoint=dict(
+                type="CheckpointHook",
+                by_epoch=False,
+                save_last=True,
+                interval=min(t.checkpoint_interval, iters),
+                max_keep_ckpts=t.max_keep_ckpts,
+            ),
             sampler_seed=dict(type="DistSamplerSeedHook"),
-            visualization=dict(type="DetVisualizationHook")),
+            visualization=dict(type="DetVisualizationHook"),
+        ),
         custom_hooks=[dict(type="VitdetMetricsHook", interval=t.log_interval)],
-        env_cfg=dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method="fork", opencv_num_threads=0),
-                     dist_cfg=dict(backend={"npu": "hccl", "cuda": "nccl"}.get(shape.kind, "gloo"))),
+        env_cfg=dict(
+            cudnn_benchmark=False,
+            mp_cfg=dict(mp_start_method="fork", opencv_num_threads=0),
+            dist_cfg=dict(backend={"npu": "hccl", "cuda": "nccl"}.get(shape.kind, "gloo")),
+        ),
         log_processor=dict(type="LogProcessor", window_size=t.log_interval, by_epoch=False),
         vis_backends=[dict(type="LocalVisBackend")],
-        visualizer=dict(type="DetLocalVisualizer", vis_backends=[dict(type="LocalVisBackend")],
-                        name="visualizer"),
+        visualizer=dict(
+            type="DetLocalVisualizer",
+            vis_backends=[dict(type="LocalVisBackend")],
+            name="visualizer",
+        ),
         log_level="INFO",
         load_from=str(load_from) if load_from else None,
         resume=False,
         randomness=dict(seed=t.seed, deterministic=False),
         launcher="pytorch" if shape.distributed else "none",
         work_dir=str(work_dir or exp.resolved_work_dir),
-        vitdet=dict(experiment=exp.model_dump(mode="json"), device=shape.kind,
-                    world_size=shape.world_size, total_batch=total_batch(exp, shape),
-                    effective_lr=effective_lr(exp, shape), max_iters=iters),
+        vitdet=dict(
+            experiment=exp.model_dump(mode="json"),
+            device=shape.kind,
+            world_size=shape.world_size,
+            total_batch=total_batch(exp, shape),
+            effective_lr=effective_lr(exp, shape),
+            max_iters=iters,
+        ),
     )
     if shape.distributed and shape.kind == "cpu":
-        cfg["model_wrapper_cfg"] = dict(type="MMDistributedDataParallel", device_ids=None,
-                                        broadcast_buffers=False, find_unused_parameters=False)
+        cfg["model_wrapper_cfg"] = dict(
+            type="MMDistributedDataParallel",
+            device_ids=None,
+            broadcast_buffers=False,
+            find_unused_parameters=False,
+        )
     return Config(cfg)

@@ -27,7 +27,7 @@ def _backbone_relative(param_name: str) -> str | None:
     """
     name = param_name.removeprefix("module.")
     if name.startswith("backbone."):
-        return name[len("backbone."):]
+        return name[len("backbone.") :]
     if name.startswith(("blocks.", "patch_embed.")) or name in _EMBED_NAMES:
         return name
     return None

@@ -43,8 +43,9 @@ def build_activation(act_cfg: Mapping[str, Any] | None) -> nn.Module | None:
     try:
         return _ACTIVATIONS[kind](**kwargs)
     except TypeError as exc:
-        raise ConfigError(f"bad arguments for activation {kind!r}: {exc}",
-                          code="unsupported_layer") from exc
+        raise ConfigError(
+            f"bad arguments for activation {kind!r}: {exc}", code="unsupported_layer"
+        ) from exc
 
 
 def drop_path(x: Tensor, drop_prob: float, training: bool) -> Tensor:

@@ -74,13 +74,14 @@ def build_norm2d(norm_cfg: Mapping[str, Any] | None, channels: int) -> tuple[str
         if kwargs and kind == "LN2d":
             raise TypeError(f"unexpected keys {sorted(kwargs)}")
     except TypeError as exc:
-        raise ConfigError(f"bad arguments for norm {kind!r}: {exc}",
-                          code="unsupported_layer") from exc
+        raise ConfigError(
+            f"bad arguments for norm {kind!r}: {exc}", code="unsupported_layer"
+        ) from exc
     return name, set_requires_grad(norm, requires_grad)
 
 
 class ConvNorm(nn.Module):
-    """Conv → norm → activation with ``ConvModule``'s attribute names (``conv``, norm, ``activate``).
+    """Conv → norm → activation, named like ``ConvModule`` (``conv``, norm, ``activate``).
 
     The conv has a bias only when there is no norm, as ``ConvModule(bias='auto')``.
     """

@@ -366,7 +366,10 @@ class PatchEmbed(nn.Module):
     ):
         super().__init__()
         self.proj = nn.Conv2d(
-            in_chans, embed_dim, kernel_size=tuple(kernel_size), stride=tuple(stride),
+            in_chans,
+            embed_dim,
+            kernel_size=tuple(kernel_size),
+            stride=tuple(stride),
             padding=tuple(padding),
         )
 
@@ -446,8 +449,10 @@ class ViT(BaseModule):
         self.window_block_indexes = tuple(int(i) for i in window_block_indexes)
 
         self.patch_embed = PatchEmbed(
-            kernel_size=(patch_size, patch_size), stride=(patch_size, patch_size),
-            in_chans=in_chans, embed_dim=embed_dim,
+            kernel_size=(patch_size, patch_size),
+            stride=(patch_size, patch_size),
+            in_chans=in_chans,
+            embed_dim=embed_dim,
         )
         if use_abs_pos:
             grid = pretrain_img_size // patch_size
@@ -497,9 +502,7 @@ class ViT(BaseModule):
 
             from vitdet_cli.model.checkpoint import load_pretrained_backbone
 
-            report = load_pretrained_backbone(
-                self, cfg["checkpoint"], prefix=cfg.get("prefix")
-            )
+            report = load_pretrained_backbone(self, cfg["checkpoint"], prefix=cfg.get("prefix"))
             MMLogger.get_current_instance().info(report.summary())
             self._is_init = True
         elif cfg is not None:

@@ -34,14 +34,17 @@ class NpuChip:
 
 
 _NPU_ROW = re.compile(r"^\|\s*(\d+)\s+([0-9A-Za-z][\w\-]*)\s*\|\s*([A-Za-z]+)\s*\|(.*)\|\s*$")
-_CHIP_ROW = re.compile(r"^\|\s*(\d+)(?:\s+\d+)?\s*\|\s*([0-9A-Fa-f]{4}:[0-9A-Fa-f:.]+)\s*\|(.*)\|\s*$")
+_CHIP_ROW = re.compile(
+    r"^\|\s*(\d+)(?:\s+\d+)?\s*\|\s*([0-9A-Fa-f]{4}:[0-9A-Fa-f:.]+)\s*\|(.*)\|\s*$"
+)
 _MEM = re.compile(r"(\d+)\s*/\s*(\d+)")
 
 
 def parse_npu_smi_info(text: str) -> list[NpuChip]:
     """Parse the device table of ``npu-smi info`` (910B and 310P layouts).
 
-    Each device spans two rows: ``| NPU Name | Health | ...`` then ``| Chip [Device] | Bus-Id | ...``.
+    Each device spans two rows: ``| NPU Name | Health | ...`` then
+    ``| Chip [Device] | Bus-Id | ...``.
     The process table that follows is ignored.
     """
     chips: list[NpuChip] = []
@@ -58,8 +61,11 @@ def parse_npu_smi_info(text: str) -> list[NpuChip]:
         if c and pending is not None:
             mems = _MEM.findall(c.group(3))
             used, total = (int(mems[-1][0]), int(mems[-1][1])) if mems else (None, None)
-            chips.append(NpuChip(pending[0], int(c.group(1)), pending[1], pending[2],
-                                 c.group(2), used, total))
+            chips.append(
+                NpuChip(
+                    pending[0], int(c.group(1)), pending[1], pending[2], c.group(2), used, total
+                )
+            )
             pending = None
     return chips
 
@@ -122,13 +128,16 @@ def normalize_soc(value: str) -> str:
     if not value.lower().startswith("ascend"):
         value = "Ascend" + value
     else:
-        value = "Ascend" + value[len("ascend"):]
+        value = "Ascend" + value[len("ascend") :]
     if not _SOC_RE.match(value):
         from vitdet_cli.errors import VitdetError
 
-        raise VitdetError(f"SoC version {value!r} does not look like Ascend<chip>",
-                          hint="use the form Ascend910B3 or Ascend310P3 (see `npu-smi info`)",
-                          code="bad_soc", exit_code=2)
+        raise VitdetError(
+            f"SoC version {value!r} does not look like Ascend<chip>",
+            hint="use the form Ascend910B3 or Ascend310P3 (see `npu-smi info`)",
+            code="bad_soc",
+            exit_code=2,
+        )
     return value
 
 

@@ -38,8 +38,14 @@ def _version(dist: str) -> Optional[str]:
         return None
 
 
-def _package(name: str, dist: str, expected: str, ok: Callable[[Version], bool], hint: str,
-             required: bool = True) -> Check:
+def _package(
+    name: str,
+    dist: str,
+    expected: str,
+    ok: Callable[[Version], bool],
+    hint: str,
+    required: bool = True,
+) -> Check:
     found = _version(dist)
     if found is None:
         status = "fail" if required else "ok"
@@ -55,24 +61,49 @@ def _package(name: str, dist: str, expected: str, ok: Callable[[Version], bool],
 def check_python() -> Check:
     v = sys.version_info
     good = v >= (3, 10)
-    return Check("python", "python", "ok" if good else "fail", pyplatform.python_version(), ">=3.10",
-                 "" if good else "use Python 3.10 or newer (3.11 is what we test)")
+    return Check(
+        "python",
+        "python",
+        "ok" if good else "fail",
+        pyplatform.python_version(),
+        ">=3.10",
+        "" if good else "use Python 3.10 or newer (3.11 is what we test)",
+    )
 
 
 def check_packages() -> list[Check]:
     pip_hint = "run `make setup` (or pip install -e .)"
     return [
-        _package("torch", "torch", ">=2.1 (2.8.0 with torch_npu 2.8.0)",
-                 lambda v: v >= Version("2.1"), "install torch first: see README (CPU: torch==2.13.0)"),
+        _package(
+            "torch",
+            "torch",
+            ">=2.1 (2.8.0 with torch_npu 2.8.0)",
+            lambda v: v >= Version("2.1"),
+            "install torch first: see README (CPU: torch==2.13.0)",
+        ),
         _check_torchvision(),
-        _package("mmengine", "mmengine", ">=0.10,<1.0", lambda v: Version("0.10") <= v < Version("1.0"),
-                 pip_hint),
-        _package("mmcv", "mmcv", f">={MMCV_MIN},<{MMCV_MAX} (2.1.0 built with ops)",
-                 lambda v: MMCV_MIN <= v < MMCV_MAX,
-                 "mmdet 3.x refuses mmcv>=2.2.0 and there is no prebuilt wheel for new torch: "
-                 "run `vitdet build-mmcv`"),
-        _package("mmdet", "mmdet", ">=3.0,<3.4 (3.3.0)", lambda v: Version("3.0") <= v < Version("3.4"),
-                 "pip install mmdet==3.3.0"),
+        _package(
+            "mmengine",
+            "mmengine",
+            ">=0.10,<1.0",
+            lambda v: Version("0.10") <= v < Version("1.0"),
+            pip_hint,
+        ),
+        _package(
+            "mmcv",
+            "mmcv",
+            f">={MMCV_MIN},<{MMCV_MAX} (2.1.0 built with ops)",
+            lambda v: MMCV_MIN <= v < MMCV_MAX,
+            "mmdet 3.x refuses mmcv>=2.2.0 and there is no prebuilt wheel for new torch: "
+            "run `vitdet build-mmcv`",
+        ),
+        _package(
+            "mmdet",
+            "mmdet",
+            ">=3.0,<3.4 (3.3.0)",
+            lambda v: Version("3.0") <= v < Version("3.4"),
+            "pip install mmdet==3.3.0",
+        ),
         _package("onnx", "onnx", ">=1.15", lambda v: v >= Version("1.15"), pip_hint),
         _package("onnxruntime", "onnxruntime", ">=1.17", lambda v: v >= Version("1.17"), pip_hint),
     ]
@@ -85,8 +116,14 @@ def _check_torchvision() -> Check:
     try:
         importlib.import_module("torchvision")
     except Exception as err:
-        return Check("packages", "torchvision", "warn", f"{found} (import fails: {_first_line(err)})",
-                     "a build matching torch", "uninstall it or install the build matching torch")
+        return Check(
+            "packages",
+            "torchvision",
+            "warn",
+            f"{found} (import fails: {_first_line(err)})",
+            "a build matching torch",
+            "uninstall it or install the build matching torch",
+        )
     return Check("packages", "torchvision", "ok", found, "optional")
 
 
@@ -97,18 +134,37 @@ def check_torch_npu(kind: str) -> Check:
     expected = f"=={torch_v.split('+')[0]} (same as torch)"
     if found is None:
         if required:
-            return Check("packages", "torch_npu", "fail", "not installed", expected,
-                         f"pip install torch_npu=={torch_v.split('+')[0]} and {SET_ENV_HINT} (CANN)")
-        return Check("packages", "torch_npu", "ok", "not installed (needed for --device npu)", expected)
+            return Check(
+                "packages",
+                "torch_npu",
+                "fail",
+                "not installed",
+                expected,
+                f"pip install torch_npu=={torch_v.split('+')[0]} and {SET_ENV_HINT} (CANN)",
+            )
+        return Check(
+            "packages", "torch_npu", "ok", "not installed (needed for --device npu)", expected
+        )
     same = Version(found).base_version == Version(torch_v.split("+")[0]).base_version
     if not same:
-        return Check("packages", "torch_npu", "fail" if required else "warn", found, expected,
-                     "torch and torch_npu must be the same release; a mismatch shows as undefined "
-                     "symbols")
+        return Check(
+            "packages",
+            "torch_npu",
+            "fail" if required else "warn",
+            found,
+            expected,
+            "torch and torch_npu must be the same release; a mismatch shows as undefined symbols",
+        )
     err = device.import_torch_npu()
     if err:
-        return Check("packages", "torch_npu", "fail" if required else "warn", f"{found} ({err})",
-                     expected, f"{SET_ENV_HINT} before running (CANN libraries)")
+        return Check(
+            "packages",
+            "torch_npu",
+            "fail" if required else "warn",
+            f"{found} ({err})",
+            expected,
+            f"{SET_ENV_HINT} before running (CANN libraries)",
+        )
     return Check("packages", "torch_npu", "ok", found, expected)
 
 
@@ -116,9 +172,15 @@ def check_opencv() -> Check:
     try:
         cv2 = importlib.import_module("cv2")
     except Exception as err:
-        return Check("packages", "opencv", "fail", _first_line(err), "importable",
-                     "cv2 needs system libraries: apt-get install libgl1 libglib2.0-0 "
-                     "(or use opencv-python-headless)")
+        return Check(
+            "packages",
+            "opencv",
+            "fail",
+            _first_line(err),
+            "importable",
+            "cv2 needs system libraries: apt-get install libgl1 libglib2.0-0 "
+            "(or use opencv-python-headless)",
+        )
     return Check("packages", "opencv", "ok", cv2.__version__, "importable")
 
 
@@ -126,22 +188,45 @@ def check_mmcv_ops(kinds: Iterable[str]) -> list[Check]:
     from vitdet_cli.mmcv_build import verify
 
     if _version("mmcv") is None:
-        return [Check("mmcv ops", "mmcv._ext", "fail", "mmcv not installed", "importable",
-                      "run `vitdet build-mmcv`")]
+        return [
+            Check(
+                "mmcv ops",
+                "mmcv._ext",
+                "fail",
+                "mmcv not installed",
+                "importable",
+                "run `vitdet build-mmcv`",
+            )
+        ]
     err = verify.import_ext()
     if err:
-        hint = ("mmcv was installed without compiled ops or against another torch/torch_npu "
-                "(ABI drift): rebuild with `vitdet build-mmcv --force`")
+        hint = (
+            "mmcv was installed without compiled ops or against another torch/torch_npu "
+            "(ABI drift): rebuild with `vitdet build-mmcv --force`"
+        )
         return [Check("mmcv ops", "mmcv._ext", "fail", err, "importable", hint)]
     checks = [Check("mmcv ops", "mmcv._ext", "ok", "imported", "importable")]
     for kind in kinds:
         for res in verify.smoke_test(device.torch_device(kind)):
-            hint = "" if res.ok else (
-                f"build mmcv for this device: `vitdet build-mmcv --target {kind} --force`"
-                if kind != "cpu" else "rebuild with `vitdet build-mmcv --force`")
-            checks.append(Check("mmcv ops", f"{res.op} on {res.device}", "ok" if res.ok else "fail",
-                                res.detail, "matches the known answer" if kind == "cpu"
-                                else "matches CPU", hint))
+            hint = (
+                ""
+                if res.ok
+                else (
+                    f"build mmcv for this device: `vitdet build-mmcv --target {kind} --force`"
+                    if kind != "cpu"
+                    else "rebuild with `vitdet build-mmcv --force`"
+                )
+            )
+            checks.append(
+                Check(
+                    "mmcv ops",
+                    f"{res.op} on {res.device}",
+                    "ok" if res.ok else "fail",
+                    res.detail,
+                    "matches the known answer" if kind == "cpu" else "matches CPU",
+                    hint,
+                )
+            )
     return checks
 
 
@@ -151,25 +236,47 @@ def check_devices(kind: str) -> list[Check]:
     cuda_status = "ok" if n_cuda or kind != "cuda" else "fail"
     if not n_cuda and kind == "auto":
         cuda_status = "warn"
-    checks.append(Check("devices", "cuda", cuda_status,
-                        f"{n_cuda}: {', '.join(device.cuda_names())}" if n_cuda else "none",
-                        "GPUs for --device cuda",
-                        "" if n_cuda else "needs an NVIDIA driver and a CUDA build of torch"))
+    checks.append(
+        Check(
+            "devices",
+            "cuda",
+            cuda_status,
+            f"{n_cuda}: {', '.join(device.cuda_names())}" if n_cuda else "none",
+            "GPUs for --device cuda",
+            "" if n_cuda else "needs an NVIDIA driver and a CUDA build of torch",
+        )
+    )
     n_npu = device.npu_count() if device.torch_npu_installed() else 0
     smi = cann.run_npu_smi()
     chips = cann.parse_npu_smi_info(smi or "")
-    npu_status = "ok" if (n_npu or kind not in ("npu", "auto")) else ("fail" if kind == "npu" else "warn")
+    npu_status = (
+        "ok" if (n_npu or kind not in ("npu", "auto")) else ("fail" if kind == "npu" else "warn")
+    )
     found = f"{n_npu} via torch_npu" if n_npu else "none via torch_npu"
     if chips:
         found += "; npu-smi: " + ", ".join(f"{c.npu}/{c.chip} {c.name} {c.health}" for c in chips)
     elif smi is None:
         found += "; npu-smi not found"
-    checks.append(Check("devices", "npu", npu_status, found, "NPUs for --device npu",
-                        "" if n_npu else f"needs the Ascend driver, CANN ({SET_ENV_HINT}) and torch_npu"))
+    checks.append(
+        Check(
+            "devices",
+            "npu",
+            npu_status,
+            found,
+            "NPUs for --device npu",
+            "" if n_npu else f"needs the Ascend driver, CANN ({SET_ENV_HINT}) and torch_npu",
+        )
+    )
     vis = device.visible_device_vars()
-    checks.append(Check("devices", "visible devices", "ok",
-                        ", ".join(f"{k}={v}" for k, v in vis.items()) or "no *_VISIBLE_DEVICES set",
-                        "what this process may use"))
+    checks.append(
+        Check(
+            "devices",
+            "visible devices",
+            "ok",
+            ", ".join(f"{k}={v}" for k, v in vis.items()) or "no *_VISIBLE_DEVICES set",
+            "what this process may use",
+        )
+    )
     return checks
 
 
@@ -182,23 +289,51 @@ def check_cann(kind: str, soc_flag: Optional[str] = None) -> list[Check]:
     atc = cann.atc_path()
     soc = cann.resolve_soc_version(explicit=soc_flag)
     return [
-        Check("cann", "set_env.sh", "ok" if set_env else bad, str(set_env or "not found"),
-              "CANN toolkit installed", "" if set_env else
-              "install the CANN toolkit (needed for --device npu and `vitdet atc`)"),
-        Check("cann", "toolkit", "ok" if version else bad, f"{version or 'unknown'} at {home or '-'}",
-              "CANN 8.x", "" if version else f"{SET_ENV_HINT} so ASCEND_TOOLKIT_HOME is set"),
-        Check("cann", "atc", "ok" if atc else bad, atc or "not on PATH", "for `vitdet atc`",
-              "" if atc else f"{SET_ENV_HINT} (it puts atc on PATH)"),
-        Check("cann", "soc_version", "ok", f"{soc.value} (from {soc.source})",
-              "flag > environment > npu-smi > config > default"),
+        Check(
+            "cann",
+            "set_env.sh",
+            "ok" if set_env else bad,
+            str(set_env or "not found"),
+            "CANN toolkit installed",
+            ""
+            if set_env
+            else "install the CANN toolkit (needed for --device npu and `vitdet atc`)",
+        ),
+        Check(
+            "cann",
+            "toolkit",
+            "ok" if version else bad,
+            f"{version or 'unknown'} at {home or '-'}",
+            "CANN 8.x",
+            "" if version else f"{SET_ENV_HINT} so ASCEND_TOOLKIT_HOME is set",
+        ),
+        Check(
+            "cann",
+            "atc",
+            "ok" if atc else bad,
+            atc or "not on PATH",
+            "for `vitdet atc`",
+            "" if atc else f"{SET_ENV_HINT} (it puts atc on PATH)",
+        ),
+        Check(
+            "cann",
+            "soc_version",
+            "ok",
+            f"{soc.value} (from {soc.source})",
+            "flag > environment > npu-smi > config > default",
+        ),
     ]
 
 
 def run_checks(kind: str = "auto", soc_flag: Optional[str] = None, ops: bool = True) -> list[Check]:
     """Every check, in display order. ``kind`` is the device the user asked for."""
     if kind not in ("auto", "npu", "cuda", "cpu"):
-        raise VitdetError(f"--device {kind!r} is not one of auto, npu, cuda, cpu",
-                          hint="use --device auto|npu|cuda|cpu", code="bad_device", exit_code=2)
+        raise VitdetError(
+            f"--device {kind!r} is not one of auto, npu, cuda, cpu",
+            hint="use --device auto|npu|cuda|cpu",
+            code="bad_device",
+            exit_code=2,
+        )
     checks = [check_python(), *check_packages(), check_torch_npu(kind), check_opencv()]
     torch_ok = any(c.name == "torch" and c.status == "ok" for c in checks)
     if torch_ok:
@@ -220,11 +355,14 @@ def require(kind: str = "auto", ops: bool = True) -> None:
     if bad:
         first = bad[0]
         more = f" (and {len(bad) - 1} more: run `vitdet env-check`)" if len(bad) > 1 else ""
-        raise VitdetError(f"environment check '{first.name}' failed: found {first.found}, "
-                          f"expected {first.expected}{more}", hint=first.hint, code="env_check")
+        raise VitdetError(
+            f"environment check '{first.name}' failed: found {first.found}, "
+            f"expected {first.expected}{more}",
+            hint=first.hint,
+            code="env_check",
+        )
 
 
 def _first_line(err: Exception) -> str:
     text = str(err).strip().splitlines()
     return text[0] if text else type(err).__name__
-

@@ -25,7 +25,8 @@ def import_torch_npu() -> Optional[str]:
     try:
         import torch_npu  # noqa: F401
     except Exception as err:  # undefined symbols, missing CANN libraries ...
-        return f"torch_npu failed to import: {str(err).splitlines()[0] if str(err) else type(err).__name__}"
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        return f"torch_npu failed to import: {first}"
     return None
 
 
@@ -76,7 +77,9 @@ def resolve_kind(requested: str = "auto") -> str:
         return "cpu"
     if requested not in VISIBLE_VAR:
         raise VitdetError(
-            f"unknown device kind {requested!r}", hint="use auto, npu, cuda or cpu", code="bad_device",
+            f"unknown device kind {requested!r}",
+            hint="use auto, npu, cuda or cpu",
+            code="bad_device",
             exit_code=2,
         )
     if requested not in available_kinds():
@@ -84,10 +87,14 @@ def resolve_kind(requested: str = "auto") -> str:
             "install torch_npu matching torch, source /usr/local/Ascend/ascend-toolkit/set_env.sh, "
             "and check `npu-smi info`; `vitdet env-check --device npu` says what is missing"
             if requested == "npu"
-            else "install a CUDA build of torch and check `nvidia-smi`; `vitdet env-check --device cuda`"
+            else "install a CUDA build of torch and check `nvidia-smi` "
+            "(`vitdet env-check --device cuda`)"
         )
-        raise VitdetError(f"--device {requested} asked for, but no {requested.upper()} is usable",
-                          hint=hint, code="no_device")
+        raise VitdetError(
+            f"--device {requested} asked for, but no {requested.upper()} is usable",
+            hint=hint,
+            code="no_device",
+        )
     return requested
 
 
@@ -127,11 +134,19 @@ def parse_devices(text: Optional[str | Sequence[int]]) -> list[int]:
     for item in items:
         item_s = str(item).strip()
         if not item_s.isdigit():
-            raise VitdetError(f"--devices {text!r}: {item_s!r} is not a device index",
-                              hint="give indices like --devices 6,7", code="bad_devices", exit_code=2)
+            raise VitdetError(
+                f"--devices {text!r}: {item_s!r} is not a device index",
+                hint="give indices like --devices 6,7",
+                code="bad_devices",
+                exit_code=2,
+            )
         if int(item_s) in out:
-            raise VitdetError(f"--devices {text!r}: device {item_s} listed twice",
-                              hint="list each device once", code="bad_devices", exit_code=2)
+            raise VitdetError(
+                f"--devices {text!r}: device {item_s} listed twice",
+                hint="list each device once",
+                code="bad_devices",
+                exit_code=2,
+            )
         out.append(int(item_s))
     return out
 

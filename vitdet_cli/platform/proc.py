@@ -41,8 +41,14 @@ def run_logged(
             log.write("  env: " + " ".join(f"{k}={v}" for k, v in env.items()) + "\n")
         log.flush()
         with spinner(title) as update:
-            proc = subprocess.Popen(list(argv), stdout=log, stderr=subprocess.STDOUT, env=full_env,
-                                    cwd=cwd, stdin=subprocess.DEVNULL)
+            proc = subprocess.Popen(
+                list(argv),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=full_env,
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+            )
             while proc.poll() is None:
                 time.sleep(0.5)
                 last = log_tail(log_path, 1).strip()[:90]

@@ -6,7 +6,11 @@ from typing import Iterable
 
 from rich.table import Table
 
-STATUS_STYLE = {"ok": "[green]ok[/green]", "warn": "[yellow]warn[/yellow]", "fail": "[red]fail[/red]"}
+STATUS_STYLE = {
+    "ok": "[green]ok[/green]",
+    "warn": "[yellow]warn[/yellow]",
+    "fail": "[red]fail[/red]",
+}
 
 
 def checks_table(checks: Iterable, title: str = "Environment") -> Table:
@@ -14,8 +18,9 @@ def checks_table(checks: Iterable, title: str = "Environment") -> Table:
     for col in ("group", "check", "status", "found", "expected", "hint"):
         table.add_column(col, overflow="fold")
     for c in checks:
-        table.add_row(c.group, c.name, STATUS_STYLE.get(c.status, c.status), c.found, c.expected,
-                      c.hint)
+        table.add_row(
+            c.group, c.name, STATUS_STYLE.get(c.status, c.status), c.found, c.expected, c.hint
+        )
     return table
 
 

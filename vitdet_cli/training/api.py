@@ -31,12 +31,19 @@ class TrainPlan:
     summary: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {"source": str(self.source), "work_dir": str(self.work_dir),
-                "config_file": str(self.config_file), "device": self.placement.kind,
-                "devices": self.placement.devices, "world_size": self.placement.world_size,
-                "backend": self.placement.backend, "env": self.launch.env,
-                "command": self.launch.argv, "resume_from": str(self.resume_from) if self.resume_from else None,
-                **self.summary}
+        return {
+            "source": str(self.source),
+            "work_dir": str(self.work_dir),
+            "config_file": str(self.config_file),
+            "device": self.placement.kind,
+            "devices": self.placement.devices,
+            "world_size": self.placement.world_size,
+            "backend": self.placement.backend,
+            "env": self.launch.env,
+            "command": self.launch.argv,
+            "resume_from": str(self.resume_from) if self.resume_from else None,
+            **self.summary,
+        }
 
 
 def _kind(requested: str, dry_run: bool) -> str:
@@ -51,17 +58,21 @@ def _resume_checkpoint(resume: ResumeArg, work_dir: Path) -> Optional[Path]:
     if resume is True:
         found = latest_complete(work_dir)
         if found is None:
-            raise VitdetError(f"--resume: no complete checkpoint in {work_dir}",
-                              hint="train without --resume first, or pass --resume CKPT",
-                              code="no_checkpoint")
+            raise VitdetError(
+                f"--resume: no complete checkpoint in {work_dir}",
+                hint="train without --resume first, or pass --resume CKPT",
+                code="no_checkpoint",
+            )
         return found
     path = Path(resume)
     from vitdet_cli.training.checkpoints import is_complete
 
     if not path.is_file() or not is_complete(path):
-        raise VitdetError(f"--resume {path}: not a complete checkpoint file",
-                          hint="pick an iter_N.pth from the work dir, or use --resume alone",
-                          code="bad_checkpoint")
+        raise VitdetError(
+            f"--resume {path}: not a complete checkpoint file",
+            hint="pick an iter_N.pth from the work dir, or use --resume alone",
+            code="bad_checkpoint",
+        )
     return path
 
 
@@ -81,42 +92,75 @@ def plan_training(
     config = Path(config)
     nodes = nodes or NodeSpec()
     if config.suffix == ".py":
-        return _plan_raw(config, device or "auto", devices, work_dir, resume, load_from, overrides,
-                         nodes, dry_run)
+        return _plan_raw(
+            config,
+            device or "auto",
+            devices,
+            work_dir,
+            resume,
+            load_from,
+            overrides,
+            nodes,
+            dry_run,
+        )
     from vitdet_cli.config import load_config
-    from vitdet_cli.model.config_builder import RunShape, build_mmdet_config, effective_lr, total_batch
+    from vitdet_cli.model.config_builder import (
+        RunShape,
+        build_mmdet_config,
+        effective_lr,
+        total_batch,
+    )
     from vitdet_cli.training.dataset import resolve_data
 
     exp = load_config(config, overrides)
     kind = _kind(device or exp.device.kind, dry_run)
-    picked = devlib.parse_devices(devices) if devices is not None else list(exp.device.devices or [])
+    picked = (
+        devlib.parse_devices(devices) if devices is not None else list(exp.device.devices or [])
+    )
     placement = Placement(kind, picked)
     wd = Path(work_dir or exp.resolved_work_dir)
     if load_from is not None and not Path(load_from).is_file():
-        raise VitdetError(f"--load-from {load_from}: file not found", hint="check the path",
-                          code="bad_checkpoint", exit_code=2)
+        raise VitdetError(
+            f"--load-from {load_from}: file not found",
+            hint="check the path",
+            code="bad_checkpoint",
+            exit_code=2,
+        )
     resume_from = _resume_checkpoint(resume, wd)
     if exp.model.pretrained is not None and not Path(exp.model.pretrained).is_file():
-        raise VitdetError(f"{config}: model.pretrained {exp.model.pretrained} not found",
-                          hint="download the MAE ViT weights (e.g. mae_pretrain_vit_base.pth) to "
-                               "that path, or --set model.pretrained=null to train from scratch",
-                          code="pretrained_missing", exit_code=2)
+        raise VitdetError(
+            f"{config}: model.pretrained {exp.model.pretrained} not found",
+            hint="download the MAE ViT weights (e.g. mae_pretrain_vit_base.pth) to "
+            "that path, or --set model.pretrained=null to train from scratch",
+            code="pretrained_missing",
+            exit_code=2,
+        )
     paths = resolve_data(exp, wd, generate=True)
     if exp.model.num_classes is not None and exp.model.num_classes != len(paths.classes):
-        raise VitdetError(f"{config}: model.num_classes={exp.model.num_classes} but "
-                          f"{paths.train_ann} has {len(paths.classes)} categories",
-                          hint="remove model.num_classes (it follows the data) or fix the data",
-                          code="config_invalid", exit_code=2)
+        raise VitdetError(
+            f"{config}: model.num_classes={exp.model.num_classes} but "
+            f"{paths.train_ann} has {len(paths.classes)} categories",
+            hint="remove model.num_classes (it follows the data) or fix the data",
+            code="config_invalid",
+            exit_code=2,
+        )
     shape = RunShape(kind, placement.world_size * nodes.nnodes)
     mm_cfg = build_mmdet_config(exp, paths, shape, wd, load_from)
     cfg_file = _dump(mm_cfg, wd)
     launch = plan_launch(placement, nodes, cfg_file, resume_from, wd)
-    summary = {"preset": exp.model.preset, "classes": list(paths.classes),
-               "train_images": paths.train_images, "max_iters": mm_cfg.train_cfg.max_iters,
-               "total_batch": total_batch(exp, shape), "lr": exp.train.lr,
-               "effective_lr": effective_lr(exp, shape),
-               "lr_rule": f"lr × total_batch / {exp.train.base_batch_size}" if exp.train.scale_lr else "fixed",
-               "amp": mm_cfg.optim_wrapper.type == "AmpOptimWrapper"}
+    summary = {
+        "preset": exp.model.preset,
+        "classes": list(paths.classes),
+        "train_images": paths.train_images,
+        "max_iters": mm_cfg.train_cfg.max_iters,
+        "total_batch": total_batch(exp, shape),
+        "lr": exp.train.lr,
+        "effective_lr": effective_lr(exp, shape),
+        "lr_rule": f"lr × total_batch / {exp.train.base_batch_size}"
+        if exp.train.scale_lr
+        else "fixed",
+        "amp": mm_cfg.optim_wrapper.type == "AmpOptimWrapper",
+    }
     return TrainPlan(config, wd, cfg_file, mm_cfg, placement, launch, resume_from, summary)
 
 
@@ -129,9 +173,12 @@ def _plan_raw(config, device, devices, work_dir, resume, load_from, overrides, n
     try:
         cfg = Config.fromfile(str(config))
     except Exception as err:
-        raise VitdetError(f"{config}: cannot read this mmengine config: {err}",
-                          hint="check the file's Python syntax and its _base_ paths",
-                          code="config_invalid", exit_code=2) from None
+        raise VitdetError(
+            f"{config}: cannot read this mmengine config: {err}",
+            hint="check the file's Python syntax and its _base_ paths",
+            code="config_invalid",
+            exit_code=2,
+        ) from None
     cfg.pop("custom_imports", None)  # e.g. projects.ViTDet: our modules use the same type names
     updates = {}
     for text in overrides:
@@ -149,7 +196,9 @@ def _plan_raw(config, device, devices, work_dir, resume, load_from, overrides, n
     resume_from = _resume_checkpoint(resume, wd)
     cfg_file = _dump(cfg, wd)
     launch = plan_launch(placement, nodes, cfg_file, resume_from, wd)
-    return TrainPlan(config, wd, cfg_file, cfg, placement, launch, resume_from, {"raw_config": True})
+    return TrainPlan(
+        config, wd, cfg_file, cfg, placement, launch, resume_from, {"raw_config": True}
+    )
 
 
 def _dump(cfg, work_dir: Path) -> Path:
@@ -171,11 +220,14 @@ class TrainResult:
     ranks_in_sync: Optional[bool] = None  # distributed runs: all ranks ended with equal weights
 
     def to_dict(self) -> dict:
-        return {"work_dir": str(self.work_dir), "seconds": round(self.seconds, 1),
-                "ranks_in_sync": self.ranks_in_sync,
-                "final_metrics": self.final_metrics,
-                "last_checkpoint": str(self.last_checkpoint) if self.last_checkpoint else None,
-                "curves": str(self.curves) if self.curves else None}
+        return {
+            "work_dir": str(self.work_dir),
+            "seconds": round(self.seconds, 1),
+            "ranks_in_sync": self.ranks_in_sync,
+            "final_metrics": self.final_metrics,
+            "last_checkpoint": str(self.last_checkpoint) if self.last_checkpoint else None,
+            "curves": str(self.curves) if self.curves else None,
+        }
 
 
 def run_training(plan: TrainPlan) -> TrainResult:
@@ -188,8 +240,11 @@ def run_training(plan: TrainPlan) -> TrainResult:
         env = dict(os.environ, **plan.launch.env)
         proc = subprocess.run(plan.launch.argv, env=env)
         if proc.returncode != 0:
-            raise VitdetError(f"distributed training failed (torchrun exit {proc.returncode})",
-                              hint=f"see the logs under {plan.work_dir}", code="train_failed")
+            raise VitdetError(
+                f"distributed training failed (torchrun exit {proc.returncode})",
+                hint=f"see the logs under {plan.work_dir}",
+                code="train_failed",
+            )
     else:
         os.environ.update(plan.launch.env)
         from vitdet_cli.training import worker
@@ -205,14 +260,23 @@ def collect_result(work_dir: Path, seconds: float = 0.0) -> TrainResult:
 
     rows = read_jsonl(work_dir / "metrics.jsonl")
     vals = [r for r in rows if r.get("mode") == "val"]
-    final = {k: v for k, v in (vals[-1] if vals else {}).items() if k.startswith("coco/") or k == "iter"}
+    final = {
+        k: v for k, v in (vals[-1] if vals else {}).items() if k.startswith("coco/") or k == "iter"
+    }
     if final:
         write_json_atomic(work_dir / "final_metrics.json", final, indent=2)
     curves = work_dir / "curves.png"
-    digests = {json.loads(p.read_text())["sha256"] for p in (work_dir / "ranks").glob("rank_*.json")}
-    return TrainResult(work_dir, seconds, final, latest_complete(work_dir),
-                       curves if curves.is_file() else None,
-                       None if not digests else len(digests) == 1)
+    digests = {
+        json.loads(p.read_text())["sha256"] for p in (work_dir / "ranks").glob("rank_*.json")
+    }
+    return TrainResult(
+        work_dir,
+        seconds,
+        final,
+        latest_complete(work_dir),
+        curves if curves.is_file() else None,
+        None if not digests else len(digests) == 1,
+    )
 
 
 def describe(plan: TrainPlan) -> str:

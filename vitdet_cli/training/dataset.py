@@ -22,8 +22,9 @@ def resolve_data(exp: ExperimentConfig, work_dir: Path, generate: bool = True) -
         from vitdet_cli.data.synth import ensure_synthetic_dataset
 
         s = d.synthetic
-        ds = ensure_synthetic_dataset(root, images=s.images, seed=s.seed, image_size=s.size,
-                                      val_fraction=s.val_fraction)
+        ds = ensure_synthetic_dataset(
+            root, images=s.images, seed=s.seed, image_size=s.size, val_fraction=s.val_fraction
+        )
         info(f"synthetic dataset {'generated' if ds.generated else 'found'} at {root}")
     train_ann, val_ann = root / d.train_ann, root / d.val_ann
     train_img, val_img = root / d.train_img, root / d.val_img
@@ -31,12 +32,27 @@ def resolve_data(exp: ExperimentConfig, work_dir: Path, generate: bool = True) -
     check_coco_layout(val_ann, val_img, check_images="sample")
     train_images = summary.images
     if d.subset:
-        sub = subset_coco(train_ann, d.subset, Path(work_dir) / "data" / f"train_subset_{d.subset}.json",
-                          seed=exp.train.seed)
+        sub = subset_coco(
+            train_ann,
+            d.subset,
+            Path(work_dir) / "data" / f"train_subset_{d.subset}.json",
+            seed=exp.train.seed,
+        )
         train_ann, train_images = Path(sub.out_file), sub.images
     if d.val_subset:
-        sub = subset_coco(val_ann, d.val_subset, Path(work_dir) / "data" / f"val_subset_{d.val_subset}.json",
-                          seed=exp.train.seed)
+        sub = subset_coco(
+            val_ann,
+            d.val_subset,
+            Path(work_dir) / "data" / f"val_subset_{d.val_subset}.json",
+            seed=exp.train.seed,
+        )
         val_ann = Path(sub.out_file)
-    return DataPaths(root.resolve(), train_ann.resolve(), train_img.resolve(), val_ann.resolve(),
-                     val_img.resolve(), tuple(summary.class_names), train_images)
+    return DataPaths(
+        root.resolve(),
+        train_ann.resolve(),
+        train_img.resolve(),
+        val_ann.resolve(),
+        val_img.resolve(),
+        tuple(summary.class_names),
+        train_images,
+    )

@@ -107,5 +107,10 @@ def write_rank_digest(runner) -> None:
         return
     out = Path(runner.work_dir) / "ranks"
     out.mkdir(exist_ok=True)
-    row = {"rank": rank, "world_size": world, "iter": runner.iter, "sha256": weights_digest(runner.model)}
+    row = {
+        "rank": rank,
+        "world_size": world,
+        "iter": runner.iter,
+        "sha256": weights_digest(runner.model),
+    }
     (out / f"rank_{rank}.json").write_text(json.dumps(row))

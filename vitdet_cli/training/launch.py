@@ -23,11 +23,19 @@ class NodeSpec:
 
     def validate(self) -> None:
         if self.nnodes < 1 or not 0 <= self.node_rank < self.nnodes:
-            raise VitdetError(f"--node-rank {self.node_rank} must be in [0, --nnodes {self.nnodes})",
-                              hint="number nodes 0..nnodes-1", code="bad_nodes", exit_code=2)
+            raise VitdetError(
+                f"--node-rank {self.node_rank} must be in [0, --nnodes {self.nnodes})",
+                hint="number nodes 0..nnodes-1",
+                code="bad_nodes",
+                exit_code=2,
+            )
         if not 1 <= self.master_port <= 65535:
-            raise VitdetError(f"--master-port {self.master_port} is not a port", hint="use 1-65535",
-                              code="bad_nodes", exit_code=2)
+            raise VitdetError(
+                f"--master-port {self.master_port} is not a port",
+                hint="use 1-65535",
+                code="bad_nodes",
+                exit_code=2,
+            )
 
 
 @dataclass
@@ -44,8 +52,9 @@ class Launch:
         return self.argv is not None
 
 
-def plan_launch(placement: Placement, nodes: NodeSpec, config_file: Path, resume: Optional[Path],
-                work_dir: Path) -> Launch:
+def plan_launch(
+    placement: Placement, nodes: NodeSpec, config_file: Path, resume: Optional[Path], work_dir: Path
+) -> Launch:
     """torchrun when more than one process takes part, else in-process."""
     nodes.validate()
     nproc = placement.world_size
@@ -56,12 +65,22 @@ def plan_launch(placement: Placement, nodes: NodeSpec, config_file: Path, resume
         threads = max(1, (os.cpu_count() or 1) // nproc)
         env.setdefault("OMP_NUM_THREADS", str(threads))
     argv = [
-        sys.executable, "-m", "torch.distributed.run",
-        f"--nnodes={nodes.nnodes}", f"--node-rank={nodes.node_rank}",
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        f"--nnodes={nodes.nnodes}",
+        f"--node-rank={nodes.node_rank}",
         f"--nproc-per-node={nproc}",
-        f"--master-addr={nodes.master_addr}", f"--master-port={nodes.master_port}",
-        "-m", "vitdet_cli.training.worker",
-        "--config", str(config_file), "--device", placement.kind, "--work-dir", str(work_dir),
+        f"--master-addr={nodes.master_addr}",
+        f"--master-port={nodes.master_port}",
+        "-m",
+        "vitdet_cli.training.worker",
+        "--config",
+        str(config_file),
+        "--device",
+        placement.kind,
+        "--work-dir",
+        str(work_dir),
     ]
     if resume is not None:
         argv += ["--resume", str(resume)]

@@ -16,8 +16,9 @@ def prepare_process(kind: str) -> None:
         if err:
             from vitdet_cli.errors import VitdetError
 
-            raise VitdetError(err, hint="source /usr/local/Ascend/ascend-toolkit/set_env.sh",
-                              code="no_torch_npu")
+            raise VitdetError(
+                err, hint="source /usr/local/Ascend/ascend-toolkit/set_env.sh", code="no_torch_npu"
+            )
     from vitdet_cli.model import register_modules
     from vitdet_cli.model.shims import apply_all
     from vitdet_cli.training.register import register_training_modules
