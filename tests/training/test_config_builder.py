@@ -99,3 +99,19 @@ def test_built_config_builds_and_predicts_in_mmdet(tiny_overrides, tmp_path):
     with torch.no_grad():
         out = model.predict(torch.rand(1, 3, 128, 128), [sample])
     assert hasattr(out[0], "pred_instances") and out[0].pred_instances.bboxes.shape[-1] == 4
+
+
+def test_raw_mmengine_config_passes_through(cli_json, tiny_overrides, tmp_path):
+    """A user's own mmengine .py config (e.g. from projects/ViTDet) is accepted as is."""
+    from vitdet_cli.training.api import plan_training
+
+    plan = plan_training(TINY, overrides=tiny_overrides(), work_dir=tmp_path / "a", dry_run=True)
+    raw = tmp_path / "my_vitdet.py"
+    raw.write_text(plan.config_file.read_text()
+                   + "\ncustom_imports = dict(imports=['projects.ViTDet.vitdet'])\n")
+    result, data = cli_json("train", str(raw), "--dry-run", "--device", "cpu",
+                            "--work-dir", str(tmp_path / "b"), "--set", "train_cfg.max_iters=7")
+    assert result.exit_code == 0, result.output
+    cfg = data["mmengine_config"]
+    assert cfg["train_cfg"]["max_iters"] == 7 and "custom_imports" not in cfg
+    assert cfg["model"]["backbone"]["type"] == "ViT" and data["raw_config"] is True

@@ -67,6 +67,27 @@ def use_amp(exp: ExperimentConfig, shape: RunShape) -> bool:
     return exp.train.amp == "on" or (exp.train.amp == "auto" and shape.kind in ("npu", "cuda"))
 
 
+def _assigner(pos: float, neg: float, min_pos: float) -> dict:
+    return dict(
+        type="MaxIoUAssigner",
+        pos_iou_thr=pos,
+        neg_iou_thr=neg,
+        min_pos_iou=min_pos,
+        match_low_quality=True,
+        ignore_iof_thr=-1,
+    )
+
+
+def _sampler(num: int, pos_fraction: float, add_gt: bool) -> dict:
+    return dict(
+        type="RandomSampler",
+        num=num,
+        pos_fraction=pos_fraction,
+        neg_pos_ub=-1,
+        add_gt_as_proposals=add_gt,
+    )
+
+
 def model_cfg(exp: ExperimentConfig, num_classes: int) -> dict:
     """The Mask R-CNN dict: ViT + SimpleFPN + RPN + Shared4Conv1FC box head + FCN mask head."""
     from vitdet_cli.model.presets import NECK_NORM_CFG, get_preset
@@ -152,21 +173,8 @@ def model_cfg(exp: ExperimentConfig, num_classes: int) -> dict:
         ),
         train_cfg=dict(
             rpn=dict(
-                assigner=dict(
-                    type="MaxIoUAssigner",
-                    pos_iou_thr=0.7,
-                    neg_iou_thr=0.3,
-                    min_pos_iou=0.3,
-                    match_low_quality=True,
-                    ignore_iof_thr=-1,
-                ),
-                sampler=dict(
-                    type="RandomSampler",
-                    num=256,
-                    pos_fraction=0.5,
-                    neg_pos_ub=-1,
-                    add_gt_as_proposals=False,
-                ),
+                assigner=_assigner(0.7, 0.3, 0.3),
+                sampler=_sampler(256, 0.5, add_gt=False),
                 allowed_border=-1,
                 pos_weight=-1,
                 debug=False,
@@ -178,21 +186,8 @@ def model_cfg(exp: ExperimentConfig, num_classes: int) -> dict:
                 min_bbox_size=0,
             ),
             rcnn=dict(
-                assigner=dict(
-                    type="MaxIoUAssigner",
-                    pos_iou_thr=0.5,
-                    neg_iou_thr=0.5,
-                    min_pos_iou=0.5,
-                    match_low_quality=True,
-                    ignore_iof_thr=-1,
-                ),
-                sampler=dict(
-                    type="RandomSampler",
-                    num=512,
-                    pos_fraction=0.25,
-                    neg_pos_ub=-1,
-                    add_gt_as_proposals=True,
-                ),
+                assigner=_assigner(0.5, 0.5, 0.5),
+                sampler=_sampler(512, 0.25, add_gt=True),
                 mask_size=28,
                 pos_weight=-1,
                 debug=False,

@@ -14,7 +14,7 @@ def resolve_data(exp: ExperimentConfig, work_dir: Path, generate: bool = True) -
 
     ``data.subset``/``data.val_subset`` write deterministic subsets under ``work_dir/data/``.
     """
-    from vitdet_cli.data.coco import check_coco_layout, subset_coco
+    from vitdet_cli.data.coco import check_coco_layout
 
     d = exp.data
     root = Path(d.root)
@@ -32,21 +32,9 @@ def resolve_data(exp: ExperimentConfig, work_dir: Path, generate: bool = True) -
     check_coco_layout(val_ann, val_img, check_images="sample")
     train_images = summary.images
     if d.subset:
-        sub = subset_coco(
-            train_ann,
-            d.subset,
-            Path(work_dir) / "data" / f"train_subset_{d.subset}.json",
-            seed=exp.train.seed,
-        )
-        train_ann, train_images = Path(sub.out_file), sub.images
+        train_ann, train_images = _subset(train_ann, d.subset, work_dir, "train", exp.train.seed)
     if d.val_subset:
-        sub = subset_coco(
-            val_ann,
-            d.val_subset,
-            Path(work_dir) / "data" / f"val_subset_{d.val_subset}.json",
-            seed=exp.train.seed,
-        )
-        val_ann = Path(sub.out_file)
+        val_ann, _ = _subset(val_ann, d.val_subset, work_dir, "val", exp.train.seed)
     return DataPaths(
         root.resolve(),
         train_ann.resolve(),
@@ -56,3 +44,10 @@ def resolve_data(exp: ExperimentConfig, work_dir: Path, generate: bool = True) -
         tuple(summary.class_names),
         train_images,
     )
+
+
+def _subset(ann: Path, n: int, work_dir: Path, split: str, seed: int) -> tuple[Path, int]:
+    from vitdet_cli.data.coco import subset_coco
+
+    sub = subset_coco(ann, n, Path(work_dir) / "data" / f"{split}_subset_{n}.json", seed=seed)
+    return Path(sub.out_file), sub.images
