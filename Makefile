@@ -25,7 +25,7 @@ test-fast: setup
 
 demo: setup
 	$(BIN)/vitdet env-check
-	$(BIN)/vitdet data synth --out data/synthetic_shapes --images 200 --force
+	$(BIN)/vitdet train configs/vitdet_tiny_shapes.yaml
 
 lint: setup
 	$(BIN)/ruff check vitdet_cli tests

@@ -61,9 +61,8 @@ def test_paper_recipe_and_lr_scaling(tmp_path, shapes_root, tiny_overrides):
 
 
 def test_epochs_become_iterations(tiny_overrides, tmp_path):
-    sets = [o for o in tiny_overrides() if not o.startswith("train.max_iters")] + [
-        "train.max_epochs=3"
-    ]
+    sets = [o for o in tiny_overrides() if not o.startswith("train.max_iters")]
+    sets += ["train.max_iters=null", "train.max_epochs=3"]
     exp = load_config(TINY, sets)
     paths = resolve_data(exp, tmp_path)
     assert max_iters(exp, RunShape("cpu", 1), paths.train_images) == -(-3 * paths.train_images // 2)

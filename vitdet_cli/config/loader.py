@@ -136,7 +136,9 @@ def format_validation_error(
         else:
             given = item.get("input")
             shown = f" (got {given!r})" if not isinstance(given, dict) else ""
-            lines.append(f"{source}: '{dotted}': {item['msg']}{shown}")
+            msg = item["msg"].removeprefix("Value error, ")
+            field = f"'{dotted}': " if dotted else ""
+            lines.append(f"{source}: {field}{msg}{shown}")
     hint = hints[0] if hints else "see `vitdet config show CONFIG` for every field and its default"
     return ConfigError("\n".join(lines), hint=hint, code=code)
 

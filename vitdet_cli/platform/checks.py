@@ -338,9 +338,8 @@ def run_checks(kind: str = "auto", soc_flag: Optional[str] = None, ops: bool = T
     torch_ok = any(c.name == "torch" and c.status == "ok" for c in checks)
     if torch_ok:
         checks += check_devices(kind)
-        if ops:
-            kinds = [k for k in device.available_kinds() if kind in ("auto", k) or k == "cpu"]
-            checks += check_mmcv_ops(kinds)
+        kinds = [k for k in device.available_kinds() if kind in ("auto", k) or k == "cpu"]
+        checks += check_mmcv_ops(kinds if ops else [])  # without ops: the _ext import only
     checks += check_cann(kind, soc_flag)
     return checks
 

@@ -52,6 +52,14 @@ def _kind(requested: str, dry_run: bool) -> str:
     return devlib.resolve_kind(requested)
 
 
+def _preflight(kind: str, dry_run: bool) -> None:
+    """torch/mmcv/mmdet/torch_npu/CANN problems surface here, before any work is done."""
+    if not dry_run:
+        from vitdet_cli.platform.checks import require
+
+        require(kind, ops=False)
+
+
 def _resume_checkpoint(resume: ResumeArg, work_dir: Path) -> Optional[Path]:
     if resume is None or resume is False:
         return None
@@ -114,6 +122,7 @@ def plan_training(
 
     exp = load_config(config, overrides)
     kind = _kind(device or exp.device.kind, dry_run)
+    _preflight(kind, dry_run)
     picked = (
         devlib.parse_devices(devices) if devices is not None else list(exp.device.devices or [])
     )
@@ -171,7 +180,7 @@ def _plan_raw(config, device, devices, work_dir, resume, load_from, overrides, n
     from vitdet_cli.config.loader import parse_override
 
     try:
-        cfg = Config.fromfile(str(config))
+        cfg = Config.fromfile(str(config), import_custom_modules=False)
     except Exception as err:
         raise VitdetError(
             f"{config}: cannot read this mmengine config: {err}",
@@ -187,6 +196,7 @@ def _plan_raw(config, device, devices, work_dir, resume, load_from, overrides, n
     if updates:
         cfg.merge_from_dict(updates)
     kind = _kind(device, dry_run)
+    _preflight(kind, dry_run)
     placement = Placement(kind, devlib.parse_devices(devices))
     wd = Path(work_dir or cfg.get("work_dir") or Path("work_dirs") / config.stem)
     cfg.work_dir = str(wd)
