@@ -40,3 +40,29 @@ def test_console_script_entry_has_no_traceback(tmp_path):
     )
     assert proc.returncode == 2
     assert "did you mean 'train'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_resume_value_is_optional():
+    from vitdet_cli.app import fill_optional_values
+
+    assert fill_optional_values(["train", "c.yaml", "--resume"]) == [
+        "train",
+        "c.yaml",
+        "--resume",
+        "latest",
+    ]
+    assert fill_optional_values(["train", "--resume", "--devices", "0"])[1:3] == [
+        "--resume",
+        "latest",
+    ]
+    assert fill_optional_values(["train", "--resume", "w/iter_8.pth"]) == [
+        "train",
+        "--resume",
+        "w/iter_8.pth",
+    ]
+    assert fill_optional_values(["train", "--resume", "c.yaml"]) == [
+        "train",
+        "--resume",
+        "latest",
+        "c.yaml",
+    ]

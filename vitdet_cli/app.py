@@ -10,8 +10,28 @@ from vitdet_cli.errors import VitdetError
 from vitdet_cli.report.console import MODE, render_error
 
 
+# Options whose value may be left out (click has no such notion): alone, they mean this value.
+OPTIONAL_VALUE = {"--resume": "latest"}
+CHECKPOINT_SUFFIXES = (".pth", ".pt", ".ckpt")
+
+
+def fill_optional_values(args: list[str]) -> list[str]:
+    """``--resume`` alone (or followed by another option or a non-checkpoint) → ``--resume latest``."""
+    out = []
+    for i, arg in enumerate(args):
+        out.append(arg)
+        if arg in OPTIONAL_VALUE:
+            nxt = args[i + 1] if i + 1 < len(args) else None
+            if nxt is None or nxt.startswith("-") or not nxt.endswith(CHECKPOINT_SUFFIXES):
+                out.append(OPTIONAL_VALUE[arg])
+    return out
+
+
 class _Group(TyperGroup):
     """Turns :class:`VitdetError` anywhere below into a message and an exit status."""
+
+    def parse_args(self, ctx, args):  # noqa: D401 - click API
+        return super().parse_args(ctx, fill_optional_values(list(args)))
 
     def invoke(self, ctx):  # noqa: D401 - click API
         try:

@@ -106,10 +106,21 @@ def test_raw_mmengine_config_passes_through(cli_json, tiny_overrides, tmp_path):
 
     plan = plan_training(TINY, overrides=tiny_overrides(), work_dir=tmp_path / "a", dry_run=True)
     raw = tmp_path / "my_vitdet.py"
-    raw.write_text(plan.config_file.read_text()
-                   + "\ncustom_imports = dict(imports=['projects.ViTDet.vitdet'])\n")
-    result, data = cli_json("train", str(raw), "--dry-run", "--device", "cpu",
-                            "--work-dir", str(tmp_path / "b"), "--set", "train_cfg.max_iters=7")
+    raw.write_text(
+        plan.config_file.read_text()
+        + "\ncustom_imports = dict(imports=['projects.ViTDet.vitdet'])\n"
+    )
+    result, data = cli_json(
+        "train",
+        str(raw),
+        "--dry-run",
+        "--device",
+        "cpu",
+        "--work-dir",
+        str(tmp_path / "b"),
+        "--set",
+        "train_cfg.max_iters=7",
+    )
     assert result.exit_code == 0, result.output
     cfg = data["mmengine_config"]
     assert cfg["train_cfg"]["max_iters"] == 7 and "custom_imports" not in cfg

@@ -116,7 +116,10 @@ def test_resume_after_kill_9(tiny_overrides, tmp_path):
     assert before is not None and int(before.stem.split("_")[1]) < 10
     resumed = vitdet("--json", *args, "--resume", timeout=900)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert f"resuming from {before}" in resumed.stderr or str(before) in resumed.stdout
+    assert json.loads(resumed.stdout)["resumed_from"] == str(before)
+    from vitdet_cli.model.shims import allow_mmengine_checkpoints
+
+    allow_mmengine_checkpoints()  # our checkpoints load safely (weights_only) with the shim
     ckpt = torch.load(wd / "iter_10.pth", weights_only=True, map_location="cpu")
     assert ckpt["meta"]["iter"] == 10
     rows = [json.loads(x) for x in (wd / "metrics.jsonl").read_text().splitlines() if x.strip()]

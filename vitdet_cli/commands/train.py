@@ -27,8 +27,7 @@ def command(
     resume: Optional[str] = typer.Option(
         None,
         "--resume",
-        flag_value="latest",
-        is_flag=False,
+        metavar="[CKPT]",
         help="Continue from the newest complete checkpoint, or from --resume CKPT.",
     ),
     load_from: Optional[Path] = typer.Option(

@@ -25,8 +25,8 @@ class OutputMode:
 
 
 MODE = OutputMode()
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def status_console() -> Console:

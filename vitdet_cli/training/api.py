@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +15,7 @@ from typing import Iterable, Optional, Union
 from vitdet_cli.errors import VitdetError
 from vitdet_cli.platform import device as devlib
 from vitdet_cli.platform.device import Placement
+from vitdet_cli.report.console import MODE
 from vitdet_cli.training.checkpoints import latest_complete
 from vitdet_cli.training.launch import Launch, NodeSpec, plan_launch
 
@@ -228,12 +231,14 @@ class TrainResult:
     last_checkpoint: Optional[Path]
     curves: Optional[Path]
     ranks_in_sync: Optional[bool] = None  # distributed runs: all ranks ended with equal weights
+    resumed_from: Optional[Path] = None
 
     def to_dict(self) -> dict:
         return {
             "work_dir": str(self.work_dir),
             "seconds": round(self.seconds, 1),
             "ranks_in_sync": self.ranks_in_sync,
+            "resumed_from": str(self.resumed_from) if self.resumed_from else None,
             "final_metrics": self.final_metrics,
             "last_checkpoint": str(self.last_checkpoint) if self.last_checkpoint else None,
             "curves": str(self.curves) if self.curves else None,
@@ -246,9 +251,11 @@ def run_training(plan: TrainPlan) -> TrainResult:
     import shutil
 
     shutil.rmtree(plan.work_dir / "ranks", ignore_errors=True)
+    # In --json mode stdout carries one JSON object: training logs go to stderr.
+    out = sys.stderr if MODE.json else sys.stdout
     if plan.launch.distributed:
         env = dict(os.environ, **plan.launch.env)
-        proc = subprocess.run(plan.launch.argv, env=env)
+        proc = subprocess.run(plan.launch.argv, env=env, stdout=out)
         if proc.returncode != 0:
             raise VitdetError(
                 f"distributed training failed (torchrun exit {proc.returncode})",
@@ -259,8 +266,11 @@ def run_training(plan: TrainPlan) -> TrainResult:
         os.environ.update(plan.launch.env)
         from vitdet_cli.training import worker
 
-        worker.run(plan.config_file, plan.placement.kind, plan.work_dir, plan.resume_from)
-    return collect_result(plan.work_dir, time.monotonic() - start)
+        with contextlib.redirect_stdout(out):
+            worker.run(plan.config_file, plan.placement.kind, plan.work_dir, plan.resume_from)
+    result = collect_result(plan.work_dir, time.monotonic() - start)
+    result.resumed_from = plan.resume_from
+    return result
 
 
 def collect_result(work_dir: Path, seconds: float = 0.0) -> TrainResult:

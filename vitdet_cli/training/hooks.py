@@ -54,8 +54,8 @@ class VitdetMetricsHook(Hook):
         row = {"mode": "train", "iter": it, "epoch": runner.epoch, "time": time.time()}
         for key, value in (outputs or {}).items():
             try:
-                row[key] = float(value)
-            except (TypeError, ValueError):
+                row[key] = float(value.item() if hasattr(value, "item") else value)
+            except (TypeError, ValueError, RuntimeError):
                 continue
         lrs = runner.optim_wrapper.get_lr()
         if lrs:
