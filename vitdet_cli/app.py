@@ -9,14 +9,13 @@ from vitdet_cli import __version__
 from vitdet_cli.errors import VitdetError
 from vitdet_cli.report.console import MODE, render_error
 
-
 # Options whose value may be left out (click has no such notion): alone, they mean this value.
 OPTIONAL_VALUE = {"--resume": "latest"}
 CHECKPOINT_SUFFIXES = (".pth", ".pt", ".ckpt")
 
 
 def fill_optional_values(args: list[str]) -> list[str]:
-    """``--resume`` alone (or followed by another option or a non-checkpoint) → ``--resume latest``."""
+    """``--resume`` alone (or before an option or a non-checkpoint) → ``--resume latest``."""
     out = []
     for i, arg in enumerate(args):
         out.append(arg)
