@@ -180,14 +180,14 @@ def model_cfg(exp: ExperimentConfig, num_classes: int) -> dict:
                 debug=False,
             ),
             rpn_proposal=dict(
-                nms_pre=2000,
-                max_per_img=1000,
+                nms_pre=preset.rpn_train_nms_pre,
+                max_per_img=preset.rpn_train_proposals,
                 nms=dict(type="nms", iou_threshold=0.7),
                 min_bbox_size=0,
             ),
             rcnn=dict(
                 assigner=_assigner(0.5, 0.5, 0.5),
-                sampler=_sampler(512, 0.25, add_gt=True),
+                sampler=_sampler(preset.rcnn_train_samples, 0.25, add_gt=True),
                 mask_size=28,
                 pos_weight=-1,
                 debug=False,

@@ -42,6 +42,10 @@ class ViTDetPreset:
     pretrain_img_size: int = 224
     fpn_out_channels: int = 256
     fc_channels: int = 1024
+    #: training-time sampling (paper: RPN keeps 2000 per level → 1000 proposals; 512 RoIs/image)
+    rpn_train_nms_pre: int = 2000
+    rpn_train_proposals: int = 1000
+    rcnn_train_samples: int = 512
     description: str = ""
 
     @property
@@ -171,6 +175,10 @@ PRESETS: dict[str, ViTDetPreset] = {
             layer_decay=1.0,
             fpn_out_channels=64,
             fc_channels=256,
+            # few objects per image: fewer proposals and RoI samples make CPU training ~3x faster
+            rpn_train_nms_pre=500,
+            rpn_train_proposals=300,
+            rcnn_train_samples=128,
             description="tiny ViTDet for CPU demos and tests (from scratch, 256 px)",
         ),
     )
