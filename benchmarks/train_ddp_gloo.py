@@ -23,18 +23,36 @@ def main() -> None:
 
     work = Path(args.work_dir)
     shutil.rmtree(work, ignore_errors=True)
-    sets = [f"train.max_iters={args.iters}", f"train.val_interval={args.iters}",
-            f"train.checkpoint_interval={args.iters}", "train.batch_size=2"]
-    plan = api.plan_training(Path("configs/vitdet_tiny_shapes.yaml"), device="cpu", devices="0,1",
-                             work_dir=work, overrides=sets)
+    sets = [
+        f"train.max_iters={args.iters}",
+        f"train.val_interval={args.iters}",
+        f"train.checkpoint_interval={args.iters}",
+        "train.batch_size=2",
+    ]
+    plan = api.plan_training(
+        Path("configs/vitdet_tiny_shapes.yaml"),
+        device="cpu",
+        devices="0,1",
+        work_dir=work,
+        overrides=sets,
+    )
     start = time.monotonic()
     result = api.run_training(plan)
     ranks = sorted((work / "ranks").glob("rank_*.json"))
     digests = [json.loads(p.read_text()) for p in ranks]
-    print(json.dumps({"world_size": len(digests), "wall_s": round(time.monotonic() - start, 1),
-                      "iters": args.iters, "ranks": digests,
-                      "identical": result.ranks_in_sync,
-                      "bbox_mAP": result.final_metrics.get("coco/bbox_mAP")}, indent=2))
+    print(
+        json.dumps(
+            {
+                "world_size": len(digests),
+                "wall_s": round(time.monotonic() - start, 1),
+                "iters": args.iters,
+                "ranks": digests,
+                "identical": result.ranks_in_sync,
+                "bbox_mAP": result.final_metrics.get("coco/bbox_mAP"),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -35,14 +35,22 @@ def main() -> None:
     rows = [r for r in read_jsonl(work / "metrics.jsonl") if r["mode"] == "train"]
     its = (rows[-1]["iter"] - rows[0]["iter"]) / (rows[-1]["time"] - rows[0]["time"])
     m = result.final_metrics
-    summary = {"config": args.config, "max_iters": plan.summary["max_iters"],
-               "wall_s": round(wall, 1), "iters_per_s": round(its, 3),
-               "bbox_mAP": m.get("coco/bbox_mAP"), "segm_mAP": m.get("coco/segm_mAP"),
-               "bbox_mAP_50": m.get("coco/bbox_mAP_50"), "work_dir": str(work)}
+    summary = {
+        "config": args.config,
+        "max_iters": plan.summary["max_iters"],
+        "wall_s": round(wall, 1),
+        "iters_per_s": round(its, 3),
+        "bbox_mAP": m.get("coco/bbox_mAP"),
+        "segm_mAP": m.get("coco/segm_mAP"),
+        "bbox_mAP_50": m.get("coco/bbox_mAP_50"),
+        "work_dir": str(work),
+    }
     print(json.dumps(summary, indent=2))
     ok = (summary["bbox_mAP"] or 0) >= 0.5 and wall <= 600
-    print(f"target bbox mAP >= 0.5 within 600 s: {'met' if ok else 'NOT met'} "
-          f"(bbox mAP {summary['bbox_mAP']}, {wall:.0f} s)")
+    print(
+        f"target bbox mAP >= 0.5 within 600 s: {'met' if ok else 'NOT met'} "
+        f"(bbox mAP {summary['bbox_mAP']}, {wall:.0f} s)"
+    )
 
 
 if __name__ == "__main__":

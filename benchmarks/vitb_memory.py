@@ -28,30 +28,48 @@ def one_iteration(size: int, with_cp: bool) -> dict:
 
     register_modules()
     init_default_scope("mmdet")
-    exp = ExperimentConfig.model_validate({"model": {"preset": "vit-b", "img_size": size,
-                                                     "with_cp": with_cp}})
-    model = MODELS.build(model_cfg(exp, num_classes=80)).train()
+    exp = ExperimentConfig.model_validate(
+        {"model": {"preset": "vit-b", "img_size": size, "with_cp": with_cp}}
+    )
+    from mmengine.config import ConfigDict
+
+    model = MODELS.build(ConfigDict(model_cfg(exp, num_classes=80))).train()
     torch.manual_seed(0)
     boxes = torch.tensor([[100.0, 120.0, 400.0, 500.0], [600.0, 300.0, 900.0, 700.0]]) * size / 1024
     masks = torch.zeros(2, size, size, dtype=torch.uint8)
     for i, (x1, y1, x2, y2) in enumerate(boxes.int().tolist()):
         masks[i, y1:y2, x1:x2] = 1
-    sample = DetDataSample(metainfo=dict(img_shape=(size, size), ori_shape=(size, size),
-                                         pad_shape=(size, size), batch_input_shape=(size, size),
-                                         scale_factor=(1.0, 1.0)))
-    sample.gt_instances = InstanceData(bboxes=boxes, labels=torch.tensor([1, 5]),
-                                       masks=BitmapMasks(masks.numpy(), size, size))
+    sample = DetDataSample(
+        metainfo=dict(
+            img_shape=(size, size),
+            ori_shape=(size, size),
+            pad_shape=(size, size),
+            batch_input_shape=(size, size),
+            scale_factor=(1.0, 1.0),
+        )
+    )
+    sample.gt_instances = InstanceData(
+        bboxes=boxes, labels=torch.tensor([1, 5]), masks=BitmapMasks(masks.numpy(), size, size)
+    )
     optim = torch.optim.AdamW(model.parameters(), lr=1e-4)
     start = time.perf_counter()
     losses = model.loss(torch.rand(1, 3, size, size), [sample])
-    total = sum(v.sum() if not isinstance(v, list) else sum(x.sum() for x in v)
-                for k, v in losses.items() if "loss" in k)
+    total = sum(
+        v.sum() if not isinstance(v, list) else sum(x.sum() for x in v)
+        for k, v in losses.items()
+        if "loss" in k
+    )
     total.backward()
     optim.step()
     seconds = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"with_cp": with_cp, "size": size, "seconds": round(seconds, 2),
-            "peak_rss_mb": round(peak_mb), "loss": round(float(total), 4)}
+    return {
+        "with_cp": with_cp,
+        "size": size,
+        "seconds": round(seconds, 2),
+        "peak_rss_mb": round(peak_mb),
+        "loss": round(float(total), 4),
+    }
 
 
 def main() -> None:
@@ -65,8 +83,12 @@ def main() -> None:
         return
     rows = []
     for mode in ("nocp", "cp"):
-        out = subprocess.run([sys.executable, __file__, "--child", mode, "--size", str(args.size)],
-                             capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", mode, "--size", str(args.size)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -76,9 +98,11 @@ def main() -> None:
     for r in rows:
         print(f"{'on' if r['with_cp'] else 'off':<26}{r['seconds']:>8}{r['peak_rss_mb']:>13}")
     saved = rows[0]["peak_rss_mb"] - rows[1]["peak_rss_mb"]
-    print(f"checkpointing saves {saved} MB of peak memory "
-          f"({saved / rows[0]['peak_rss_mb']:.0%}) at {rows[1]['seconds'] / rows[0]['seconds']:.2f}x "
-          "the time")
+    print(
+        f"checkpointing saves {saved} MB of peak memory "
+        f"({saved / rows[0]['peak_rss_mb']:.0%}) at {rows[1]['seconds'] / rows[0]['seconds']:.2f}x "
+        "the time"
+    )
 
 
 if __name__ == "__main__":
