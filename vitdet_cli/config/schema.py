@@ -59,6 +59,10 @@ class SyntheticSection(Section):
     seed: int = Field(0, ge=0)
     size: int = Field(320, ge=64, le=2048)
     val_fraction: float = Field(0.2, gt=0.0, lt=1.0)
+    max_instances: int = Field(6, ge=1, le=30, description="Shapes per image, at most.")
+    size_range: tuple[float, float] = Field(
+        (0.075, 0.45), description="Shape size as a fraction of the shorter image side."
+    )
 
 
 class DataSection(Section):

@@ -23,7 +23,13 @@ def resolve_data(exp: ExperimentConfig, work_dir: Path, generate: bool = True) -
 
         s = d.synthetic
         ds = ensure_synthetic_dataset(
-            root, images=s.images, seed=s.seed, image_size=s.size, val_fraction=s.val_fraction
+            root,
+            images=s.images,
+            seed=s.seed,
+            image_size=s.size,
+            val_fraction=s.val_fraction,
+            max_instances=s.max_instances,
+            size_range=tuple(s.size_range),
         )
         info(f"synthetic dataset {'generated' if ds.generated else 'found'} at {root}")
     train_ann, val_ann = root / d.train_ann, root / d.val_ann
