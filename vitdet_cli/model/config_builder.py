@@ -88,6 +88,16 @@ def _sampler(num: int, pos_fraction: float, add_gt: bool) -> dict:
     )
 
 
+def _roi_extractor(size: int, channels: int) -> dict:
+    """RoIAlign (aligned, adaptive sampling) over the four finest pyramid levels."""
+    return dict(
+        type="SingleRoIExtractor",
+        roi_layer=dict(type="RoIAlign", output_size=size, sampling_ratio=0),
+        out_channels=channels,
+        featmap_strides=STRIDES[:4],
+    )
+
+
 def model_cfg(exp: ExperimentConfig, num_classes: int) -> dict:
     """The Mask R-CNN dict: ViT + SimpleFPN + RPN + Shared4Conv1FC box head + FCN mask head."""
     from vitdet_cli.model.presets import NECK_NORM_CFG, get_preset
@@ -132,12 +142,7 @@ def model_cfg(exp: ExperimentConfig, num_classes: int) -> dict:
         ),
         roi_head=dict(
             type="StandardRoIHead",
-            bbox_roi_extractor=dict(
-                type="SingleRoIExtractor",
-                roi_layer=dict(type="RoIAlign", output_size=7, sampling_ratio=0),
-                out_channels=ch,
-                featmap_strides=STRIDES[:4],
-            ),
+            bbox_roi_extractor=_roi_extractor(7, ch),
             bbox_head=dict(
                 type="Shared4Conv1FCBBoxHead",
                 in_channels=ch,
@@ -155,12 +160,7 @@ def model_cfg(exp: ExperimentConfig, num_classes: int) -> dict:
                 loss_cls=dict(type="CrossEntropyLoss", use_sigmoid=False, loss_weight=1.0),
                 loss_bbox=dict(type="L1Loss", loss_weight=1.0),
             ),
-            mask_roi_extractor=dict(
-                type="SingleRoIExtractor",
-                roi_layer=dict(type="RoIAlign", output_size=14, sampling_ratio=0),
-                out_channels=ch,
-                featmap_strides=STRIDES[:4],
-            ),
+            mask_roi_extractor=_roi_extractor(14, ch),
             mask_head=dict(
                 type="FCNMaskHead",
                 num_convs=4,
