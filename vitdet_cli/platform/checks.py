@@ -230,7 +230,8 @@ def check_mmcv_ops(kinds: Iterable[str]) -> list[Check]:
     return checks
 
 
-def check_devices(kind: str) -> list[Check]:
+def check_devices(kind: str, smi: Optional[str]) -> list[Check]:
+    """CUDA and NPU devices; ``smi`` is the output of ``npu-smi info`` (None when absent)."""
     checks = []
     n_cuda = device.cuda_count()
     cuda_status = "ok" if n_cuda or kind != "cuda" else "fail"
@@ -247,7 +248,6 @@ def check_devices(kind: str) -> list[Check]:
         )
     )
     n_npu = device.npu_count() if device.torch_npu_installed() else 0
-    smi = cann.run_npu_smi()
     chips = cann.parse_npu_smi_info(smi or "")
     npu_status = (
         "ok" if (n_npu or kind not in ("npu", "auto")) else ("fail" if kind == "npu" else "warn")
@@ -280,14 +280,14 @@ def check_devices(kind: str) -> list[Check]:
     return checks
 
 
-def check_cann(kind: str, soc_flag: Optional[str] = None) -> list[Check]:
+def check_cann(kind: str, soc_flag: Optional[str], smi: Optional[str]) -> list[Check]:
     need = kind == "npu"
     bad = "fail" if need else "warn"
     set_env = cann.find_set_env()
     home = cann.toolkit_home()
     version = cann.toolkit_version(home)
     atc = cann.atc_path()
-    soc = cann.resolve_soc_version(explicit=soc_flag)
+    soc = cann.resolve_soc_version(explicit=soc_flag, npu_smi_text=smi or "")
     return [
         Check(
             "cann",
@@ -335,12 +335,13 @@ def run_checks(kind: str = "auto", soc_flag: Optional[str] = None, ops: bool = T
             exit_code=2,
         )
     checks = [check_python(), *check_packages(), check_torch_npu(kind), check_opencv()]
+    smi = cann.run_npu_smi()  # once: devices and the SoC resolution both read it
     torch_ok = any(c.name == "torch" and c.status == "ok" for c in checks)
     if torch_ok:
-        checks += check_devices(kind)
+        checks += check_devices(kind, smi)
         kinds = [k for k in device.available_kinds() if kind in ("auto", k) or k == "cpu"]
         checks += check_mmcv_ops(kinds if ops else [])  # without ops: the _ext import only
-    checks += check_cann(kind, soc_flag)
+    checks += check_cann(kind, soc_flag, smi)
     return checks
 
 

@@ -59,11 +59,6 @@ def info(message: str) -> None:
     status_console().print(message)
 
 
-def debug(message: str) -> None:
-    if MODE.verbose:
-        err_console.print(f"[dim]{message}[/dim]")
-
-
 def render_error(err: VitdetError) -> None:
     if MODE.json:
         sys.stdout.write(dumps(err.to_dict()) + "\n")

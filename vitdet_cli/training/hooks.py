@@ -26,7 +26,8 @@ class VitdetMetricsHook(Hook):
         self.interval = interval
         self.plot_every = plot_every
         self._records = 0
-        self._start = None
+        self._start = 0.0
+        self._first_iter = 0
 
     def _paths(self, runner) -> tuple[Path, Path]:
         work = Path(runner.work_dir)
@@ -46,6 +47,7 @@ class VitdetMetricsHook(Hook):
 
     def before_train(self, runner) -> None:
         self._start = time.monotonic()
+        self._first_iter = runner.iter  # not 0 after --resume
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
         it = runner.iter + 1
@@ -60,17 +62,13 @@ class VitdetMetricsHook(Hook):
         lrs = runner.optim_wrapper.get_lr()
         if lrs:
             row["lr"] = float(max(next(iter(lrs.values()))))
-        elapsed = time.monotonic() - (self._start or time.monotonic())
-        done = max(1, it - getattr(self, "_first_iter", 0))
+        elapsed = time.monotonic() - self._start
+        done = max(1, it - self._first_iter)
         row["eta_s"] = round(elapsed / done * (runner.max_iters - it), 1)
         self._write(runner, row)
         self._records += 1
         if self._records % self.plot_every == 0:
             self._plot(runner)
-
-    def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
-        if not hasattr(self, "_first_iter"):
-            self._first_iter = runner.iter
 
     def after_val_epoch(self, runner, metrics=None) -> None:
         if not is_main_process() or not metrics:
