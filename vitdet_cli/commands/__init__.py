@@ -1,12 +1,26 @@
 """One module per subcommand. Modules with an ``app`` are command groups."""
 
-from vitdet_cli.commands import build_mmcv, config, data, env_check, train
+from vitdet_cli.commands import (
+    atc,
+    build_mmcv,
+    compare,
+    config,
+    data,
+    env_check,
+    export,
+    infer,
+    train,
+)
 
 # (name, module): each module exposes `command` (a function) or `app` (a typer group).
 COMMANDS = [
     ("env-check", env_check),
     ("build-mmcv", build_mmcv),
     ("train", train),
+    ("export", export),
+    ("infer", infer),
+    ("compare", compare),
     ("config", config),
     ("data", data),
+    ("atc", atc),
 ]

@@ -32,6 +32,41 @@ PALETTE = np.array(
 )
 
 
+def class_colour(index: int) -> np.ndarray:
+    """BGR colour (float32, 3) of a 0-based class index: stable, cycling through PALETTE."""
+    return PALETTE[int(index) % len(PALETTE)]
+
+
+def font_scale(h: int, w: int) -> float:
+    """Label font scale for an image of ``h`` × ``w`` pixels."""
+    return 0.4 if min(h, w) >= 256 else 0.3
+
+
+def draw_outline(
+    out: np.ndarray, mask: np.ndarray, colour: np.ndarray, offset: tuple[int, int] = (0, 0)
+) -> None:
+    """Draw the contours of a bool ``mask`` on ``out`` in place; ``offset`` (x, y) places a crop."""
+    contours, _ = cv2.findContours(
+        mask.astype(np.uint8), cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE, offset=offset
+    )
+    cv2.drawContours(out, contours, -1, colour.tolist(), 1)
+
+
+def draw_box_label(
+    out: np.ndarray, x0: int, y0: int, x1: int, y1: int, label: str, colour: np.ndarray, font: float
+) -> None:
+    """Draw the box with inclusive pixel corners and ``label`` on a filled tab above it (below
+    the top edge when there is no room above), in place."""
+    c = colour.tolist()
+    cv2.rectangle(out, (x0, y0), (x1, y1), c, 1)
+    (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, font, 1)
+    ty = y0 - 2 if y0 - th - base - 2 >= 0 else y0 + th + 2
+    cv2.rectangle(out, (x0, ty - th - 1), (x0 + tw + 2, ty + base - 1), c, -1)
+    cv2.putText(
+        out, label, (x0 + 1, ty - 1), cv2.FONT_HERSHEY_SIMPLEX, font, (0, 0, 0), 1, cv2.LINE_AA
+    )
+
+
 def _name(class_names: Sequence[str] | Mapping[int, str], cat_id: int) -> str:
     if isinstance(class_names, Mapping):
         return str(class_names.get(cat_id, cat_id))
@@ -51,26 +86,20 @@ def draw_annotations(
     canvas = out.astype(np.float32)
     outlines = []
     for ann in anns:
-        colour = PALETTE[(ann["category_id"] - 1) % len(PALETTE)]
+        colour = class_colour(ann["category_id"] - 1)
         if ann.get("segmentation"):
             m = segmentation_to_mask(ann["segmentation"], h, w).astype(bool)
             canvas[m] = canvas[m] * (1 - alpha) + colour * alpha
             outlines.append((m, colour))
     out = np.clip(canvas, 0, 255).astype(np.uint8)
     for m, colour in outlines:
-        contours, _ = cv2.findContours(m.astype(np.uint8), cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE)
-        cv2.drawContours(out, contours, -1, colour.tolist(), 1)
-    font = 0.4 if min(h, w) >= 256 else 0.3
+        draw_outline(out, m, colour)
+    font = font_scale(h, w)
     for ann in anns:
-        colour = PALETTE[(ann["category_id"] - 1) % len(PALETTE)].tolist()
         x, y, bw, bh = (round(v) for v in ann["bbox"])
-        cv2.rectangle(out, (x, y), (x + bw - 1, y + bh - 1), colour, 1)
         label = _name(class_names, ann["category_id"])
-        (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, font, 1)
-        ty = y - 2 if y - th - base - 2 >= 0 else y + th + 2
-        cv2.rectangle(out, (x, ty - th - 1), (x + tw + 2, ty + base - 1), colour, -1)
-        cv2.putText(
-            out, label, (x + 1, ty - 1), cv2.FONT_HERSHEY_SIMPLEX, font, (0, 0, 0), 1, cv2.LINE_AA
+        draw_box_label(
+            out, x, y, x + bw - 1, y + bh - 1, label, class_colour(ann["category_id"] - 1), font
         )
     return out
 

@@ -140,7 +140,9 @@ def read_stage_meta(stage_dir: str | Path, verify: bool = True) -> StageMeta:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise VitdetError(f"{path} is not valid JSON: {exc}", hint=hint, code="meta_invalid")
+        raise VitdetError(
+            f"{path} is not valid JSON: {exc}", hint=hint, code="meta_invalid"
+        ) from exc
     version = data.get("schema_version") if isinstance(data, dict) else None
     if not isinstance(version, int):
         raise VitdetError(f"{path} has no schema_version", hint=hint, code="meta_invalid")
@@ -155,7 +157,7 @@ def read_stage_meta(stage_dir: str | Path, verify: bool = True) -> StageMeta:
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise VitdetError(
             f"{path} is missing or has a bad field: {exc}", hint=hint, code="meta_invalid"
-        )
+        ) from exc
     if verify:
         for graph in meta.graphs.values():
             verify_graph_file(stage_dir / graph.file, graph.sha256, path)

@@ -37,6 +37,7 @@ class StageSession(abc.ABC):
 
     def close(self) -> None:
         """Release what the session holds (device memory, model handles). Idempotent."""
+        return None
 
     def check_feeds(self, feeds: Mapping[str, np.ndarray]) -> None:
         """Raise a clear error when feeds do not match the graph's static inputs."""
@@ -78,6 +79,7 @@ class Backend(abc.ABC):
 
     def close(self) -> None:
         """Release backend-wide resources (e.g. an ACL context)."""
+        return None
 
 
 def as_outputs(values: Sequence, meta: GraphMeta) -> list[np.ndarray]:

@@ -1,0 +1,201 @@
+"""compile_artifacts with a fake atc on PATH: success, failures, SoC sources, atc_meta."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from atc_test_helpers import NPU_SMI, UNSUPPORTED_LOG
+
+from vitdet_cli.atc.diagnose import diagnose_log
+from vitdet_cli.atc.meta import ATC_META_NAME, read_atc_meta
+from vitdet_cli.atc.run import compile_artifacts, parse_stages
+from vitdet_cli.errors import VitdetError
+from vitdet_cli.export.meta import read_stage_meta, sha256_file
+from vitdet_cli.platform import cann
+
+
+def _calls(record):
+    if not record.exists():
+        return []
+    return [json.loads(line) for line in record.read_text().splitlines()]
+
+
+def _opts(argv):
+    return dict(a[2:].split("=", 1) for a in argv if a.startswith("--") and "=" in a)
+
+
+def test_success_writes_oms_and_metas(artifacts, fake_atc):
+    report = compile_artifacts(artifacts, soc_version="910B3")
+    assert [(r.stage, r.graph, r.status) for r in report.results] == [
+        ("backbone", "model", "ok"),
+        ("rpn", "model", "ok"),
+        ("roi", "bbox", "ok"),
+        ("roi", "mask", "ok"),
+    ]
+    assert report.atc_version == "8.0.0" and not report.keep_dtype
+    calls = [c for c in _calls(fake_atc) if c != ["--version"]]
+    assert len(calls) == 4 and all(_opts(c)["soc_version"] == "Ascend910B3" for c in calls)
+    for r in report.results:
+        assert r.om.is_file() and r.om_bytes == r.om.stat().st_size
+        assert "ATC run success" in r.log.read_text()
+        assert r.log == artifacts / "atc" / r.stage / f"atc_{r.graph}.log"
+    roi = read_atc_meta(artifacts / "atc" / "roi")
+    export = read_stage_meta(artifacts / "export" / "roi")
+    assert set(roi.graphs) == {"bbox", "mask"}
+    rec = roi.graphs["mask"]
+    assert rec.onnx_sha256 == export.graphs["mask"].sha256
+    assert rec.om_sha256 == sha256_file(artifacts / "atc" / "roi" / "mask.om")
+    assert rec.argv[0].endswith("atc") and "--framework=5" in rec.argv
+    assert (roi.soc_version, roi.soc_source) == ("Ascend910B3", "flag")
+    assert roi.precision_mode == "must_keep_origin_dtype" and roi.keep_dtype == ""
+    assert roi.atc_version == "8.0.0" and roi.created and roi.schema_version == 1
+    assert report.to_dict()["graphs"][0]["status"] == "ok"
+
+
+def test_stage_selection(artifacts, fake_atc):
+    report = compile_artifacts(artifacts, stages="roi, backbone")
+    assert [r.stage for r in report.results] == ["backbone", "roi", "roi"]
+    assert not (artifacts / "atc" / "rpn").exists()
+    with pytest.raises(VitdetError) as err:
+        parse_stages("backbone,neck")
+    assert err.value.exit_code == 2 and "neck" in err.value.message
+
+
+@pytest.mark.parametrize(
+    "flag, env, smi, expected",
+    [
+        ("Ascend310P3", {"SOC_VERSION": "Ascend910B4"}, True, ("Ascend310P3", "flag")),
+        (None, {"SOC_VERSION": "Ascend910B4"}, True, ("Ascend910B4", "environment (SOC_VERSION)")),
+        (None, {}, True, ("Ascend910B3", "npu-smi")),
+        (None, {}, False, ("Ascend910B3", "default")),
+    ],
+)
+def test_soc_sources(artifacts, fake_atc, monkeypatch, smi_910b3, flag, env, smi, expected):
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(cann, "run_npu_smi", lambda *a, **k: smi_910b3 if smi else None)
+    report = compile_artifacts(artifacts, soc_version=flag, stages="backbone")
+    assert (report.soc.value, report.soc.source) == expected
+    assert _opts(report.results[0].argv)["soc_version"] == expected[0]
+    meta = read_atc_meta(artifacts / "atc" / "backbone")
+    assert (meta.soc_version, meta.soc_source) == expected
+
+
+def test_npu_smi_310p3_table(artifacts, fake_atc, monkeypatch):
+    text = (NPU_SMI / "310p3_duo.txt").read_text()
+    monkeypatch.setattr(cann, "run_npu_smi", lambda *a, **k: text)
+    report = compile_artifacts(artifacts, stages="rpn", dry_run=True)
+    assert report.soc.value == "Ascend310P3" and report.soc.source == "npu-smi"
+
+
+def test_precision_and_keep_dtype(artifacts, fake_atc):
+    report = compile_artifacts(artifacts, precision_mode="force_fp16", stages="backbone")
+    cfg = artifacts / "atc" / "backbone" / "keep_dtype.cfg"
+    assert report.keep_dtype and cfg.read_text() == "OpType::LayerNorm\nOpType::SoftmaxV2\n"
+    opts = _opts(report.results[0].argv)
+    assert opts["precision_mode"] == "force_fp16" and opts["keep_dtype"] == str(cfg)
+    assert read_atc_meta(artifacts / "atc" / "backbone").keep_dtype.startswith("OpType::")
+    off = compile_artifacts(
+        artifacts, precision_mode="mixed_float16", keep_fp32=False, stages="backbone"
+    )
+    assert not off.keep_dtype and "keep_dtype" not in _opts(off.results[0].argv)
+    assert _opts(off.results[0].argv)["precision_mode_v2"] == "mixed_float16"
+
+
+def test_dry_run_runs_and_writes_nothing(artifacts, fake_atc):
+    report = compile_artifacts(artifacts, dry_run=True, precision_mode="force_fp16")
+    assert _calls(fake_atc) == [] and not (artifacts / "atc").exists()
+    assert all(r.status == "planned" for r in report.results) and report.atc_version is None
+    assert report.results[0].command.startswith(report.atc)
+    assert "--input_shape=image:1,3,32,32" in report.results[0].command
+
+
+def test_dry_run_without_atc(artifacts, monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    report = compile_artifacts(artifacts, dry_run=True)
+    assert report.results[0].argv[0] == "atc"
+
+
+def test_missing_atc_says_how_to_source_cann(artifacts, monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(VitdetError) as err:
+        compile_artifacts(artifacts)
+    assert err.value.code == "atc_missing" and "set_env.sh" in err.value.hint
+
+
+def test_failure_reports_log_tail(artifacts, fake_atc, monkeypatch):
+    stale = artifacts / "atc" / "backbone" / "model.om"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"old")
+    (stale.parent / ATC_META_NAME).write_text("{}")
+    monkeypatch.setenv("FAKE_ATC_MODE", "fail")
+    with pytest.raises(VitdetError) as err:
+        compile_artifacts(artifacts, soc_version="Ascend910B3")
+    e = err.value
+    assert e.code == "atc_failed" and e.exit_code == 1
+    assert "E10001" in e.message and "exit code 255" in e.message
+    assert str(artifacts / "atc" / "backbone" / "atc_model.log") in e.message
+    assert "--soc-version Ascend910B3" in e.hint
+    assert not stale.exists() and not (stale.parent / ATC_META_NAME).exists()
+
+
+def test_unsupported_op_points_at_the_lint(artifacts, fake_atc, monkeypatch):
+    monkeypatch.setenv("FAKE_ATC_MODE", "unsupported")
+    with pytest.raises(VitdetError) as err:
+        compile_artifacts(artifacts, stages="rpn")
+    e = err.value
+    assert e.code == "atc_unsupported_op"
+    assert "grid_sampler (opset 11)" in e.message and "E19010" in e.message
+    assert "vitdet export" in e.hint and "lint" in e.hint
+
+
+def test_exit_zero_without_om(artifacts, fake_atc, monkeypatch):
+    monkeypatch.setenv("FAKE_ATC_MODE", "no_om")
+    with pytest.raises(VitdetError) as err:
+        compile_artifacts(artifacts, stages="backbone")
+    assert err.value.code == "om_missing" and "model.om" in err.value.message
+    assert not (artifacts / "atc" / "backbone" / ATC_META_NAME).exists()
+
+
+def test_changed_onnx_is_caught_before_atc(artifacts, fake_atc):
+    (artifacts / "export" / "rpn" / "model.onnx").write_bytes(b"truncated")
+    with pytest.raises(VitdetError) as err:
+        compile_artifacts(artifacts)
+    assert err.value.code == "graph_hash_mismatch" and _calls(fake_atc) == []
+
+
+def test_atc_meta_round_trip_and_checks(artifacts, fake_atc):
+    compile_artifacts(artifacts, stages="roi")
+    stage_dir = artifacts / "atc" / "roi"
+    meta = read_atc_meta(stage_dir)
+    data = json.loads((stage_dir / ATC_META_NAME).read_text())
+    assert json.loads(json.dumps(meta.to_dict())) == data
+    assert type(meta).from_dict(data) == meta
+    (stage_dir / "bbox.om").write_bytes(b"corrupted")
+    with pytest.raises(VitdetError) as err:
+        read_atc_meta(stage_dir)
+    assert err.value.code == "om_hash_mismatch" and "bbox.om" in err.value.message
+    assert read_atc_meta(stage_dir, verify=False).stage == "roi"
+    (stage_dir / "mask.om").unlink()
+    (stage_dir / "bbox.om").unlink()
+    with pytest.raises(VitdetError) as err:
+        read_atc_meta(stage_dir)
+    assert err.value.code == "om_missing"
+    data["schema_version"] = 99
+    (stage_dir / ATC_META_NAME).write_text(json.dumps(data))
+    with pytest.raises(VitdetError) as err:
+        read_atc_meta(stage_dir)
+    assert err.value.code == "atc_meta_newer"
+    (stage_dir / ATC_META_NAME).unlink()
+    with pytest.raises(VitdetError) as err:
+        read_atc_meta(stage_dir)
+    assert err.value.code == "atc_meta_missing" and "vitdet atc" in err.value.hint
+
+
+def test_diagnose_recorded_log():
+    diag = diagnose_log(UNSUPPORTED_LOG)
+    assert diag.unsupported and diag.unsupported_ops == ["grid_sampler (opset 11)"]
+    assert diag.codes == ["E19010"]
+    plain = diagnose_log("E10001: Value [x] for parameter [--soc_version] is invalid.\n")
+    assert not plain.unsupported and plain.codes == ["E10001"]

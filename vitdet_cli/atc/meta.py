@@ -1,0 +1,143 @@
+"""``atc_meta.json``: how each OM of a stage was compiled, with the hashes that tie it to its ONNX.
+
+One file per stage directory (``atc/<stage>/atc_meta.json``). The reader checks the schema
+version and the sha256 of every OM, so the om backend never runs a stale or truncated file.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+from vitdet_cli.atomic import write_json_atomic
+from vitdet_cli.errors import VitdetError
+from vitdet_cli.export.meta import sha256_file
+
+SCHEMA_VERSION = 1
+ATC_META_NAME = "atc_meta.json"
+_HINT = "run `vitdet atc --artifacts DIR` to (re)compile the stage"
+
+
+@dataclass(frozen=True)
+class OmRecord:
+    """One compiled graph: its ONNX (path, sha256 as read), OM (file in the stage dir, sha256)."""
+
+    onnx: str
+    onnx_sha256: str
+    om: str
+    om_sha256: str
+    om_bytes: int
+    argv: tuple[str, ...]
+    seconds: float
+    log: str
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "OmRecord":
+        return cls(
+            onnx=str(data["onnx"]),
+            onnx_sha256=str(data["onnx_sha256"]),
+            om=str(data["om"]),
+            om_sha256=str(data["om_sha256"]),
+            om_bytes=int(data["om_bytes"]),
+            argv=tuple(str(a) for a in data["argv"]),
+            seconds=float(data["seconds"]),
+            log=str(data.get("log", "")),
+        )
+
+
+@dataclass(frozen=True)
+class AtcMeta:
+    """The content of one ``atc_meta.json``.
+
+    Args:
+        stage: ``backbone``, ``rpn`` or ``roi``.
+        graphs: graph name → :class:`OmRecord`.
+        soc_version: the ``--soc_version`` used; ``soc_source`` says where it came from
+            (flag, environment, npu-smi, config, default).
+        precision_mode: ``--precision_mode``/``--precision_mode_v2`` value.
+        keep_dtype: the ``--keep_dtype`` file content when one was passed, else "".
+        atc_version: CANN/atc version when known.
+        created: UTC time, ISO 8601.
+    """
+
+    stage: str
+    graphs: dict[str, OmRecord]
+    soc_version: str
+    soc_source: str
+    precision_mode: str
+    keep_dtype: str
+    atc_version: Optional[str]
+    created: str
+    schema_version: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        return {"schema_version": data.pop("schema_version"), **data}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "AtcMeta":
+        return cls(
+            stage=str(data["stage"]),
+            graphs={k: OmRecord.from_dict(v) for k, v in data["graphs"].items()},
+            soc_version=str(data["soc_version"]),
+            soc_source=str(data["soc_source"]),
+            precision_mode=str(data["precision_mode"]),
+            keep_dtype=str(data.get("keep_dtype", "")),
+            atc_version=data.get("atc_version"),
+            created=str(data["created"]),
+            schema_version=int(data["schema_version"]),
+        )
+
+
+def write_atc_meta(stage_dir: str | Path, meta: AtcMeta) -> Path:
+    """Write ``<stage_dir>/atc_meta.json`` atomically."""
+    return write_json_atomic(Path(stage_dir) / ATC_META_NAME, meta.to_dict(), indent=2)
+
+
+def read_atc_meta(stage_dir: str | Path, verify: bool = True) -> AtcMeta:
+    """Read a stage's ``atc_meta.json``; with ``verify``, check each OM file and its sha256."""
+    stage_dir = Path(stage_dir)
+    path = stage_dir / ATC_META_NAME
+    if not path.is_file():
+        raise VitdetError(f"{path} not found", hint=_HINT, code="atc_meta_missing")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise VitdetError(
+            f"{path} is not valid JSON: {exc}", hint=_HINT, code="atc_meta_invalid"
+        ) from None
+    version = data.get("schema_version") if isinstance(data, dict) else None
+    if not isinstance(version, int):
+        raise VitdetError(f"{path} has no schema_version", hint=_HINT, code="atc_meta_invalid")
+    if version > SCHEMA_VERSION:
+        raise VitdetError(
+            f"{path} has schema_version {version}; this vitdet reads up to {SCHEMA_VERSION}",
+            hint="upgrade vitdet-cli, or recompile with this version",
+            code="atc_meta_newer",
+        )
+    try:
+        meta = AtcMeta.from_dict(data)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise VitdetError(
+            f"{path} is missing or has a bad field: {exc}", hint=_HINT, code="atc_meta_invalid"
+        ) from None
+    if verify:
+        for record in meta.graphs.values():
+            verify_om(stage_dir / record.om, record.om_sha256, path)
+    return meta
+
+
+def verify_om(path: Path, sha256: str, meta_path: Optional[Path] = None) -> None:
+    """Raise a clear error when an OM is absent or differs from the hash in its meta."""
+    where = f" (listed in {meta_path})" if meta_path else ""
+    if not path.is_file():
+        raise VitdetError(f"{path} not found{where}", hint=_HINT, code="om_missing")
+    actual = sha256_file(path)
+    if actual != sha256:
+        raise VitdetError(
+            f"{path} does not match its atc meta{where}: sha256 {actual[:12]}… != {sha256[:12]}…",
+            hint="the OM was replaced or truncated after compiling; " + _HINT,
+            code="om_hash_mismatch",
+        )

@@ -1,0 +1,72 @@
+"""`vitdet compare`: two backends on the same images — tensors, detections, mAP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from vitdet_cli.commands._common import JsonOption, use_json
+from vitdet_cli.commands.infer import (
+    ArtifactsOption,
+    DedupOption,
+    DeviceIdOption,
+    ScoreThrOption,
+    backend_options,
+)
+from vitdet_cli.report.console import console, emit
+
+
+def command(
+    artifacts: Path = ArtifactsOption,
+    img: Optional[Path] = typer.Option(None, "--img", help="An image file or a folder."),
+    data: Optional[Path] = typer.Option(
+        None, "--data", help="COCO annotation JSON: also compare bbox/segm mAP."
+    ),
+    images: Optional[Path] = typer.Option(None, "--images", help="Image folder of --data."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Use the first N images of --data."),
+    backend: str = typer.Option("onnxruntime", "--backend", help="Backend under test."),
+    reference: str = typer.Option("torch", "--reference", help="Reference backend."),
+    score_thr: float = ScoreThrOption,
+    dedup: str = DedupOption,
+    out: Path = typer.Option(Path("outputs/compare"), "--out", help="Report and pictures."),
+    device_id: int = DeviceIdOption,
+    json_output: bool = JsonOption,
+) -> None:
+    """Prove the deployed stages agree with PyTorch (exit 1 when parity fails)."""
+    use_json(json_output)
+    from vitdet_cli.compare.api import compare, dataset_images
+    from vitdet_cli.errors import VitdetError
+    from vitdet_cli.report.console import spinner
+    from vitdet_cli.runtime.images import list_images
+
+    if data is not None:
+        paths = dataset_images(data, images or data.parent.parent / "val", limit)
+    elif img is not None:
+        paths = list_images(img)
+    else:
+        raise VitdetError(
+            "give --img PATH or --data ANN_JSON --images DIR", code="no_input", exit_code=2
+        )
+    with spinner(f"comparing {backend} with {reference}") as step:
+        report = compare(
+            artifacts,
+            paths,
+            backend,
+            reference,
+            out,
+            score_thr,
+            dedup,
+            data,
+            backend_options(backend, device_id),
+            backend_options(reference, device_id),
+            on_image=lambda i, p: step(f"comparing: image {i + 1}/{len(paths)} {p.name}"),
+        )
+    emit(report.to_dict(), lambda: report.render(console))
+    if not report.passed:
+        raise VitdetError(
+            f"{backend} and {reference} disagree beyond the tolerances",
+            hint=f"see {report.report_file} for every tensor and detection",
+            code="parity_failed",
+        )

@@ -1,0 +1,287 @@
+"""``vitdet compare`` / ``infer --compare`` as a library: two backends, same images.
+
+Three levels of evidence, coarse to fine:
+- tensors: every stage graph of the reference backend is fed the *same* inputs the backend
+  under test received, output by output (max abs, max rel, cosine);
+- detections: per image, one-to-one matching per label (matched / only-in-A / only-in-B, IoU,
+  score and mask-IoU differences) plus the source document's policy block for both sides;
+- accuracy: over a COCO-format dataset, bbox/segm mAP of both backends and the difference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+from vitdet_cli.atomic import write_json_atomic
+from vitdet_cli.compare.detections import DetSet, compare_report
+from vitdet_cli.compare.tensors import TensorParity, tensor_parity
+from vitdet_cli.runtime.backends import get_backend
+from vitdet_cli.runtime.images import read_image
+from vitdet_cli.runtime.infer import InferRun, run_images
+from vitdet_cli.runtime.staged import StagedModel, StagedResult
+
+TENSOR_ATOL = 1e-3
+"""Absolute tolerance per output, scaled by max(1, max |reference|) (fp32 graphs)."""
+SUM_KEYS = ("n_a", "n_b", "matched", "only_a", "only_b", "ref_considered", "ref_matched_strict")
+
+
+@dataclass
+class CompareReport:
+    """Everything ``compare`` found; ``to_dict`` is the JSON report."""
+
+    names: tuple[str, str]
+    tensors: list[tuple[str, TensorParity]] = field(default_factory=list)
+    images: list[dict] = field(default_factory=list)
+    summary: dict = field(default_factory=dict)
+    coco: Optional[dict] = None
+    pictures: list[Path] = field(default_factory=list)
+    report_file: Optional[Path] = None
+
+    @property
+    def passed(self) -> bool:
+        tensors_ok = all(t.within_tol for _, t in self.tensors)
+        coco_ok = self.coco is None or self.coco.get("passed", True)
+        return tensors_ok and bool(self.summary.get("passed", True)) and coco_ok
+
+    def to_dict(self) -> dict:
+        return {
+            "names": {"a": self.names[0], "b": self.names[1]},
+            "passed": self.passed,
+            "tensors": [{"graph": g, **t.to_dict()} for g, t in self.tensors],
+            "detections": self.summary,
+            "images": self.images,
+            "coco": self.coco,
+            "pictures": [str(p) for p in self.pictures],
+        }
+
+    def render(self, console) -> None:
+        from vitdet_cli.report.tables import (
+            detection_parity_table,
+            policy_table,
+            tensor_parity_table,
+        )
+
+        if self.tensors:
+            rows = [t for _, t in self.tensors]
+            for (graph, _), row in zip(self.tensors, rows):
+                row.name = f"{graph}:{row.name}" if ":" not in row.name else row.name
+            console.print(
+                tensor_parity_table(rows, f"Stage tensors: {self.names[0]} vs {self.names[1]}")
+            )
+        if self.images:
+            first = self.images[0]
+            console.print(policy_table(first["a"], first["b"]))
+        console.print(detection_parity_table(self.summary, "Detection parity (all images)"))
+        if self.coco:
+            console.print(coco_delta_text(self.coco))
+        verdict = "[green]PASSED[/green]" if self.passed else "[red]FAILED[/red]"
+        console.print(
+            f"parity {verdict}" + (f" — report: {self.report_file}" if self.report_file else "")
+        )
+
+
+def coco_delta_text(coco: dict) -> str:
+    """One line per task: mAP of A, of B, and A − B in points."""
+    lines = []
+    for task in ("bbox", "segm"):
+        a, b = coco["a"].get(task, {}).get("mAP"), coco["b"].get(task, {}).get("mAP")
+        if a is not None and b is not None:
+            lines.append(f"{task} mAP: {a:.4f} vs {b:.4f} (Δ {100 * (a - b):+.3f} points)")
+    return "\n".join(lines)
+
+
+def stage_tensor_parity(recorded: dict, reference: StagedModel) -> list[tuple[str, TensorParity]]:
+    """Run the reference's graphs on exactly the inputs the other backend recorded."""
+    rows = []
+    for (stage, graph), (feeds, outputs) in recorded.items():
+        session = reference.sessions[stage, graph]
+        ref = session.run(feeds)
+        for spec, a, b in zip(session.meta.outputs, outputs, ref):
+            scale = float(np.abs(b).max()) if b.size else 0.0
+            atol = TENSOR_ATOL * max(1.0, scale)
+            rows.append((f"{stage}/{graph}", tensor_parity(a, b, spec.name, atol, 0.0)))
+    return rows
+
+
+def aggregate_parity(per_image: Sequence[dict]) -> dict:
+    """Pool per-image ``detection_parity`` dicts into one verdict over all images."""
+    if not per_image:
+        return {"images": 0, "passed": True}
+    first = per_image[0]
+    total = {k: int(sum(p.get(k) or 0 for p in per_image)) for k in SUM_KEYS}
+    considered = total["ref_considered"]
+    frac = total["ref_matched_strict"] / considered if considered else 1.0
+    diffs = [
+        p["max_score_diff_strict"] for p in per_image if p.get("max_score_diff_strict") is not None
+    ]
+    ious = [
+        (p.get("mean_iou"), p.get("matched") or 0)
+        for p in per_image
+        if p.get("mean_iou") is not None
+    ]
+    mask = [p.get("mask_iou_mean") for p in per_image if p.get("mask_iou_mean") is not None]
+    crit = first["criteria"]
+    max_diff = max(diffs) if diffs else None
+    failures = []
+    if frac < crit["min_frac_matched"]:
+        failures.append(
+            f"{frac:.2%} of reference detections (score >= {first['min_score']}) matched at "
+            f"IoU >= {first['strict_iou']} (need {crit['min_frac_matched']:.0%})"
+        )
+    if max_diff is not None and max_diff > crit["max_score_diff"]:
+        failures.append(f"max score difference {max_diff:.3g} > {crit['max_score_diff']:.3g}")
+    weight = sum(n for _, n in ious)
+    return {
+        "images": len(per_image),
+        **total,
+        "mean_iou": sum(v * n for v, n in ious) / weight if weight else None,
+        "min_iou": min(
+            (p["min_iou"] for p in per_image if p.get("min_iou") is not None), default=None
+        ),
+        "mask_iou_mean": float(np.mean(mask)) if mask else None,
+        "mask_iou_min": min(
+            (p["mask_iou_min"] for p in per_image if p.get("mask_iou_min") is not None),
+            default=None,
+        ),
+        "iou_thr": first["iou_thr"],
+        "frac_ref_matched_strict": frac,
+        "max_score_diff_strict": max_diff,
+        "strict_iou": first["strict_iou"],
+        "min_score": first["min_score"],
+        "criteria": crit,
+        "passed": not failures,
+        "failures": failures,
+    }
+
+
+def _coco_side(ann_file: Path, images: Sequence[Path], results: Sequence[StagedResult]) -> dict:
+    from vitdet_cli.compare.coco_eval import coco_evaluate, results_to_coco
+    from vitdet_cli.data.coco import load_coco_json
+
+    data = load_coco_json(ann_file)
+    ids = {Path(im["file_name"]).name: im["id"] for im in data["images"]}
+    cat_ids = [c["id"] for c in sorted(data["categories"], key=lambda c: c["id"])]
+    entries = []
+    for path, res in zip(images, results):
+        entries += results_to_coco(ids[path.name], DetSet.from_host_result(res.result), cat_ids)
+    return coco_evaluate(ann_file, entries, img_ids=[ids[p.name] for p in images])
+
+
+def coco_delta(ann_file: Path, images, res_a, res_b, max_points: float = 0.1) -> dict:
+    """mAP of both sides over the same images and whether they agree within ``max_points``."""
+    a, b = _coco_side(ann_file, images, res_a), _coco_side(ann_file, images, res_b)
+    delta = {}
+    for task in ("bbox", "segm"):
+        va, vb = a[task]["mAP"], b[task]["mAP"]
+        delta[task] = None if va is None or vb is None else 100 * (va - vb)
+    passed = all(d is None or abs(d) <= max_points for d in delta.values())
+    return {"a": a, "b": b, "delta_points": delta, "max_points": max_points, "passed": passed}
+
+
+def compare_runs(
+    artifacts: str | Path,
+    run_a: InferRun,
+    out: Optional[str | Path] = None,
+    score_thr: Optional[float] = 0.05,
+    dedup: str = "none",
+    reference: str = "torch",
+    reference_options: Optional[dict] = None,
+    ann_file: Optional[Path] = None,
+    on_image: Optional[Callable[[int, Path], None]] = None,
+) -> CompareReport:
+    """Run ``run_a``'s images through the ``reference`` backend and compare (see module doc).
+
+    ``run_a`` must have been recorded (``record=True``) for the tensor comparison.
+    """
+    ref_model = StagedModel(artifacts, get_backend(reference, **(reference_options or {})))
+    with ref_model:
+        res_b, _ = run_images(ref_model, run_a.images, score_thr, dedup, 0, 1, on_image=on_image)
+        tensors = stage_tensor_parity(run_a.results[0].tensors, ref_model) if run_a.results else []
+    report = CompareReport((run_a.backend, reference), tensors)
+    per_image = []
+    for path, a, b in zip(run_a.images, run_a.results, res_b):
+        block = compare_report(
+            DetSet.from_host_result(a.result),
+            DetSet.from_host_result(b.result),
+            names=report.names,
+            class_names=run_a.class_names,
+            dedup_policy=dedup,
+            score_thr=score_thr,
+        )
+        report.images.append({"file": path.name, **block})
+        per_image.append(block["parity"])
+    report.summary = aggregate_parity(per_image)
+    if ann_file is not None:
+        report.coco = coco_delta(ann_file, run_a.images, run_a.results, res_b)
+    if out is not None:
+        _write(report, Path(out), run_a, res_b)
+    return report
+
+
+def _write(report: CompareReport, out: Path, run_a: InferRun, res_b: list[StagedResult]) -> None:
+    from vitdet_cli.report.pictures import draw_detections, save_picture, side_by_side
+
+    for path, a, b in list(zip(run_a.images, run_a.results, res_b))[:8]:
+        image = read_image(path)
+        pics = [
+            draw_detections(
+                image,
+                r.result.boxes,
+                r.result.scores,
+                r.result.labels,
+                r.result.masks,
+                run_a.class_names,
+            )
+            for r in (a, b)
+        ]
+        pic = side_by_side(pics[0], pics[1], titles=report.names)
+        report.pictures.append(save_picture(out / "compare" / f"{path.stem}.jpg", pic))
+    report.report_file = write_json_atomic(out / "compare.json", report.to_dict(), indent=2)
+
+
+def compare(
+    artifacts: str | Path,
+    images: Sequence[Path],
+    backend_a: str = "onnxruntime",
+    backend_b: str = "torch",
+    out: Optional[str | Path] = None,
+    score_thr: Optional[float] = 0.05,
+    dedup: str = "none",
+    ann_file: Optional[Path] = None,
+    options_a: Optional[dict] = None,
+    options_b: Optional[dict] = None,
+    on_image: Optional[Callable[[int, Path], None]] = None,
+) -> CompareReport:
+    """Run ``images`` on both backends and compare them."""
+    model = StagedModel(artifacts, get_backend(backend_a, **(options_a or {})))
+    with model:
+        results, stats = run_images(
+            model, images, score_thr, dedup, 0, 1, record=True, on_image=on_image
+        )
+    run_a = InferRun(backend_a, list(images), results, stats, model.class_names)
+    return compare_runs(
+        artifacts, run_a, out, score_thr, dedup, backend_b, options_b, ann_file, on_image
+    )
+
+
+def dataset_images(ann_file: Path, image_dir: Path, limit: Optional[int] = None) -> list[Path]:
+    """The images an annotation file lists, found in ``image_dir`` (clear error when absent)."""
+    from vitdet_cli.data.coco import load_coco_json
+    from vitdet_cli.errors import VitdetError
+
+    data = load_coco_json(ann_file)
+    paths = [Path(image_dir) / Path(im["file_name"]).name for im in data["images"]][:limit]
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        raise VitdetError(
+            f"{len(missing)} image(s) listed in {ann_file} are not in {image_dir}, "
+            f"e.g. {missing[0].name}",
+            hint="pass --images the folder holding the annotation file's images",
+            code="images_missing",
+            exit_code=2,
+        )
+    return paths

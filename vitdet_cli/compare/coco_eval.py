@@ -1,0 +1,128 @@
+"""COCO mAP of detections with pycocotools' COCOeval (what MMDetection's CocoMetric runs).
+
+pycocotools is imported inside the functions, so importing this module is cheap and works
+without it. Results carry both ``bbox`` and ``segmentation`` (as mmdet's segm results do), so
+COCOeval takes a detection's ``area`` from its box for the small/medium/large split.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from importlib import metadata
+from typing import Iterator, Optional, Sequence
+
+import numpy as np
+
+from vitdet_cli.compare.crops import full_mask
+from vitdet_cli.compare.detections import DetSet
+from vitdet_cli.data.coco import PathLike, load_coco_json
+from vitdet_cli.errors import VitdetError
+
+STAT_NAMES = ("mAP", "mAP_50", "mAP_75", "mAP_s", "mAP_m", "mAP_l")
+"""Names of ``COCOeval.stats[0:6]``."""
+
+
+def results_to_coco(image_id: int, det: DetSet, cat_ids: Sequence[int]) -> list[dict]:
+    """COCO result entries of one image: ``bbox`` as xywh, ``score``, ``category_id`` =
+    ``cat_ids[label]`` and, when ``det`` has masks, ``segmentation`` as compressed RLE."""
+    from pycocotools import mask as mask_utils
+
+    if len(det) and (det.labels.min() < 0 or det.labels.max() >= len(cat_ids)):
+        raise VitdetError(
+            f"labels up to {int(det.labels.max())} but only {len(cat_ids)} category ids",
+            hint="Pass the annotation file's category ids in the model's class order.",
+            code="coco_bad_label",
+        )
+    out = []
+    for i, (box, score, label) in enumerate(zip(det.boxes.tolist(), det.scores, det.labels)):
+        x0, y0, x1, y1 = box
+        entry = {
+            "image_id": int(image_id),
+            "bbox": [x0, y0, x1 - x0, y1 - y0],
+            "score": float(score),
+            "category_id": int(cat_ids[int(label)]),
+        }
+        if det.masks is not None:
+            rle = mask_utils.encode(full_mask(det.masks, i, np.uint8, order="F"))
+            entry["segmentation"] = {"size": rle["size"], "counts": rle["counts"].decode()}
+        out.append(entry)
+    return out
+
+
+@contextlib.contextmanager
+def _quiet(verbose: bool) -> Iterator[None]:
+    if verbose:
+        yield
+    else:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+
+
+def _stats(values: Optional[Sequence[float]]) -> dict[str, Optional[float]]:
+    """COCOeval stats → named metrics; -1 ("no such objects") becomes None."""
+    values = values if values is not None else [0.0] * len(STAT_NAMES)
+    return {n: (None if v == -1 else float(v)) for n, v in zip(STAT_NAMES, values)}
+
+
+def _check_results(results: list[dict], iou_types: Sequence[str], known: set) -> None:
+    unknown = sorted({r["image_id"] for r in results} - known)
+    if unknown:
+        raise VitdetError(
+            f"results refer to image ids not in the annotation file: {unknown[:10]}",
+            hint="Evaluate against the annotation file the images came from.",
+            code="coco_unknown_image",
+        )
+    bad = [t for t in iou_types if t not in ("bbox", "segm")]
+    if bad:
+        raise VitdetError(f"unknown iou type(s) {bad}", hint="Use bbox and/or segm.", exit_code=2)
+    if "segm" in iou_types and any("segmentation" not in r for r in results):
+        raise VitdetError(
+            "segm evaluation asked for, but some results have no segmentation",
+            hint="Run with the mask stage, or evaluate iou_types=('bbox',) only.",
+            code="coco_no_masks",
+        )
+
+
+def coco_evaluate(
+    ann_file: PathLike,
+    results: list[dict],
+    iou_types: Sequence[str] = ("bbox", "segm"),
+    img_ids: Optional[Sequence[int]] = None,
+    verbose: bool = False,
+) -> dict:
+    """mAP of ``results`` against ``ann_file`` on ``img_ids`` (default: images in results).
+
+    Returns ``{"bbox": {mAP, mAP_50, mAP_75, mAP_s, mAP_m, mAP_l}, "segm": {...},
+    "num_images", "num_results", "evaluator": "pycocotools COCOeval <version>"}``; a metric
+    is None where COCOeval reports -1 (no ground truth in that area range). With no
+    results and no ``img_ids`` every metric is 0.0. COCOeval's printing is suppressed unless
+    ``verbose``. VitdetError for a missing or invalid annotation file.
+    """
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    data = load_coco_json(ann_file)
+    with _quiet(verbose):
+        gt = COCO()
+        gt.dataset = data
+        gt.createIndex()
+    _check_results(results, iou_types, set(gt.getImgIds()))
+    ids = sorted({r["image_id"] for r in results}) if img_ids is None else list(img_ids)
+    out: dict = {}
+    for iou_type in iou_types:
+        stats = None
+        if ids:
+            with _quiet(verbose):
+                dt = gt.loadRes([dict(r) for r in results]) if results else COCO()
+                ev = COCOeval(gt, dt, iou_type)
+                ev.params.imgIds = ids
+                ev.evaluate()
+                ev.accumulate()
+                ev.summarize()
+            stats = ev.stats[: len(STAT_NAMES)].tolist()
+        out[iou_type] = _stats(stats)
+    out["num_images"] = len(ids)
+    out["num_results"] = len(results)
+    out["evaluator"] = f"pycocotools COCOeval {metadata.version('pycocotools')}"
+    return out

@@ -1,0 +1,190 @@
+"""``vitdet export``: checkpoint → three stage graphs + metas, each verified after writing.
+
+Each stage is fed what the previous stage gives for one sample image (PyTorch outputs, host
+steps in numpy), so every graph is checked on realistic inputs: the RPN on real pyramid
+features, the RoI graphs on real proposals and detections.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import cv2
+import numpy as np
+
+from vitdet_cli.errors import VitdetError
+from vitdet_cli.export.loading import TrainedModel, load_trained_model
+from vitdet_cli.export.meta import STAGE_GRAPHS, STAGES, GraphMeta, StageMeta, write_stage_meta
+from vitdet_cli.export.onnx_export import DEFAULT_OPSET, GraphCheck, check_graph, export_graph
+from vitdet_cli.export.stages import ROI_LEVELS, input_names, output_names, stage_modules
+from vitdet_cli.runtime.boxes import pad_rois
+from vitdet_cli.runtime.host_config import HostConfig
+from vitdet_cli.runtime.postprocess import bbox_postprocess, rpn_postprocess
+from vitdet_cli.runtime.preprocess import preprocess
+
+MODEL_CONFIG = "model_config"
+"""Copy of the training config under ``<out>/export/`` (``.py`` or ``.yaml``): the torch backend
+rebuilds the reference model from it."""
+_VERSIONED = ("vitdet-cli", "torch", "onnx", "onnxruntime", "mmdet", "mmcv", "mmengine")
+
+
+@dataclass
+class ExportResult:
+    """What ``export_artifacts`` wrote and verified."""
+
+    out: Path
+    metas: dict[str, StageMeta]
+    checks: list[GraphCheck]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.checker_ok and c.parity_ok and c.lint.get("ok", True) for c in self.checks)
+
+    def to_dict(self) -> dict:
+        return {
+            "out": str(self.out),
+            "ok": self.ok,
+            "stages": {s: m.to_dict() for s, m in self.metas.items()},
+            "checks": [c.to_dict() for c in self.checks],
+            "seconds": self.seconds,
+        }
+
+
+def tool_versions() -> dict[str, str]:
+    """Installed versions of the packages that shape an export."""
+    found = {}
+    for name in _VERSIONED:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def sample_image(path: Optional[Path], size: int) -> np.ndarray:
+    """The image export checks with: ``path``, or a built-in synthetic scene (BGR uint8)."""
+    if path is not None:
+        img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if img is None:
+            raise VitdetError(
+                f"cannot read image {path}", hint="pass a JPEG or PNG file", code="bad_image"
+            )
+        return img
+    from vitdet_cli.data.synth import SynthParams, generate_sample
+
+    side = max(64, int(size * 0.8))
+    return generate_sample(SynthParams(seed=7, image_size=(side, int(side * 1.25))), 0)[0]
+
+
+def _lint(path: Path) -> dict:
+    from vitdet_cli.export.lint import lint_model
+
+    return lint_model(path).to_dict()
+
+
+def _stage_inputs(trained: TrainedModel, host: HostConfig, image: np.ndarray):
+    """Yield (stage, graph, module, inputs) in pipeline order, feeding each from the last."""
+    modules = stage_modules(trained.model)
+    x, meta = preprocess(image, host)
+    (feats,) = yield "backbone", "model", modules["backbone", "model"], [x]
+    (rpn_out,) = yield "rpn", "model", modules["rpn", "model"], list(feats)
+    n = len(rpn_out) // 2
+    props = rpn_postprocess(rpn_out[:n], rpn_out[n:], host, img_shape=meta.img_shape)
+    rois = pad_rois(props.boxes, host.rpn_max_per_img)[0]
+    roi_feats = list(feats[: len(ROI_LEVELS)])
+    (box_out,) = yield "roi", "bbox", modules["roi", "bbox"], [*roi_feats, rois]
+    dets = bbox_postprocess(
+        props.boxes, box_out[0][: len(props)], box_out[1][: len(props)], host, meta
+    )
+    mask_rois = pad_rois(dets.boxes_net, host.rcnn_max_per_img)[0]
+    yield "roi", "mask", modules["roi", "mask"], [*roi_feats, mask_rois]
+
+
+def export_artifacts(
+    checkpoint: str | Path,
+    config: str | Path | None = None,
+    out: str | Path = "artifacts/vitdet",
+    stages: Sequence[str] = STAGES,
+    opset: int = DEFAULT_OPSET,
+    sample: Optional[Path] = None,
+    on_step: Optional[Callable[[str], None]] = None,
+) -> ExportResult:
+    """Export the checkpoint's model as stage graphs under ``<out>/export`` and verify them."""
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown:
+        raise VitdetError(
+            f"unknown stage(s): {', '.join(unknown)}",
+            hint=f"choose from {', '.join(STAGES)}",
+            code="bad_stage",
+            exit_code=2,
+        )
+    if not 11 <= opset <= 18:
+        raise VitdetError(
+            f"opset {opset} is not supported",
+            hint="use 11–17 (CANN documents 11–15)",
+            code="bad_opset",
+            exit_code=2,
+        )
+    step = on_step or (lambda _msg: None)
+    step("loading checkpoint")
+    trained = load_trained_model(checkpoint, config)
+    if hasattr(trained.model.backbone, "bake_for_export"):
+        trained.model.backbone.bake_for_export()
+    host = HostConfig.from_mmdet(trained.model_dict, trained.img_size)
+    root = Path(out) / "export"
+    root.mkdir(parents=True, exist_ok=True)
+    cfg_copy = root / f"{MODEL_CONFIG}{trained.config_file.suffix}"
+    if trained.config_file.resolve() != cfg_copy.resolve():
+        shutil.copyfile(trained.config_file, cfg_copy)
+    graphs: dict[str, dict[str, GraphMeta]] = {s: {} for s in STAGES}
+    checks, seconds = [], {}
+    flow = _stage_inputs(trained, host, sample_image(sample, host.img_size))
+    item = next(flow)
+    while True:
+        stage, graph, module, inputs = item
+        t0 = time.perf_counter()
+        names_in, names_out = input_names(stage, graph), output_names(stage, graph)
+        path = root / stage / f"{graph}.onnx"
+        if stage in stages:
+            step(f"exporting {stage}/{graph}")
+            gmeta, ref = export_graph(module, inputs, names_in, names_out, path, opset)
+            step(f"checking {stage}/{graph}")
+            check = check_graph(stage, graph, path, gmeta, inputs, ref)
+            check.lint = _lint(path)
+            checks.append(check)
+            graphs[stage][graph] = gmeta
+        else:
+            import torch
+
+            with torch.no_grad():
+                ref = module(*[torch.from_numpy(a) for a in inputs])
+            ref = [ref] if isinstance(ref, torch.Tensor) else list(ref)
+            ref = [r.numpy() for r in ref]
+        seconds[stage] = seconds.get(stage, 0.0) + time.perf_counter() - t0
+        try:
+            item = flow.send((ref,))
+        except StopIteration:
+            break
+    metas = {}
+    for stage in stages:
+        assert set(graphs[stage]) == set(STAGE_GRAPHS[stage])
+        metas[stage] = StageMeta(
+            stage=stage,
+            graphs=graphs[stage],
+            opset=opset,
+            host=host.to_dict(),
+            class_names=list(trained.class_names),
+            checkpoint={
+                "path": str(trained.checkpoint.resolve()),
+                "sha256": trained.checkpoint_sha256,
+            },
+            versions=tool_versions(),
+        )
+        write_stage_meta(root / stage, metas[stage])
+    return ExportResult(Path(out), metas, checks, seconds)

@@ -1,0 +1,94 @@
+"""ONNX Runtime backend: the exported ONNX graphs on CPU, or CUDA when onnxruntime-gpu has it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping, Optional, Sequence
+
+import numpy as np
+
+from vitdet_cli.errors import VitdetError
+from vitdet_cli.export.meta import GraphMeta, verify_graph_file
+from vitdet_cli.runtime.backends.base import Backend, StageSession, as_outputs
+
+
+class OrtSession(StageSession):
+    """One ``onnxruntime.InferenceSession``."""
+
+    def __init__(self, stage: str, graph: str, meta: GraphMeta, session) -> None:
+        super().__init__(stage, graph, meta)
+        self._session = session
+
+    @property
+    def providers(self) -> list[str]:
+        return list(self._session.get_providers()) if self._session else []
+
+    def run(self, feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+        self.check_feeds(feeds)
+        inputs = {
+            s.name: np.ascontiguousarray(feeds[s.name], dtype=s.dtype) for s in self.meta.inputs
+        }
+        return as_outputs(self._session.run(self.meta.output_names, inputs), self.meta)
+
+    def close(self) -> None:
+        self._session = None
+
+
+class OrtBackend(Backend):
+    """Runs ``export/<stage>/<graph>.onnx``.
+
+    Args:
+        device: ``cpu``, ``cuda`` or ``auto`` (CUDA when the installed onnxruntime offers it).
+        threads: intra-op threads (0 = onnxruntime's default, all cores).
+    """
+
+    name = "onnxruntime"
+
+    def __init__(self, device: str = "auto", threads: int = 0) -> None:
+        import onnxruntime as ort
+
+        self._ort = ort
+        offered = ort.get_available_providers()
+        if device == "cuda" and "CUDAExecutionProvider" not in offered:
+            raise VitdetError(
+                "onnxruntime here has no CUDA provider",
+                hint="install onnxruntime-gpu matching your CUDA, or use --device cpu",
+                code="backend_unavailable",
+            )
+        use_cuda = device in ("cuda", "auto") and "CUDAExecutionProvider" in offered
+        self.providers: Sequence[str] = (
+            ["CUDAExecutionProvider", "CPUExecutionProvider"]
+            if use_cuda
+            else ["CPUExecutionProvider"]
+        )
+        self.threads = threads
+
+    @classmethod
+    def available(cls) -> tuple[bool, str]:
+        try:
+            import onnxruntime  # noqa: F401
+        except ImportError:
+            return False, "onnxruntime is not installed (pip install onnxruntime)"
+        return True, ""
+
+    def open(self, artifacts: Path, stage: str, graph: str, meta: GraphMeta) -> OrtSession:
+        path = Path(artifacts) / "export" / stage / meta.file
+        verify_graph_file(path, meta.sha256)
+        opts = self._ort.SessionOptions()
+        opts.log_severity_level = 3
+        if self.threads:
+            opts.intra_op_num_threads = self.threads
+        try:
+            session = self._ort.InferenceSession(str(path), opts, providers=list(self.providers))
+        except Exception as exc:  # a graph ORT cannot load
+            raise VitdetError(
+                f"onnxruntime cannot load {path}: {str(exc).splitlines()[0][:300]}",
+                hint="re-run `vitdet export`; check the export's onnx.checker line",
+                code="graph_invalid",
+            ) from exc
+        return OrtSession(stage, graph, meta, session)
+
+
+def device_of(providers: Optional[Sequence[str]]) -> str:
+    """``cuda`` or ``cpu``, from a provider list."""
+    return "cuda" if providers and providers[0] == "CUDAExecutionProvider" else "cpu"
