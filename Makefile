@@ -25,7 +25,7 @@ test-fast: setup
 
 demo: setup
 	$(BIN)/vitdet env-check
-	$(BIN)/vitdet train configs/vitdet_tiny_shapes.yaml
+	$(BIN)/vitdet demo --work-dir outputs/demo
 
 lint: setup
 	$(BIN)/ruff check vitdet_cli tests

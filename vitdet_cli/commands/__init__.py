@@ -6,6 +6,7 @@ from vitdet_cli.commands import (
     compare,
     config,
     data,
+    demo,
     env_check,
     export,
     infer,
@@ -22,5 +23,6 @@ COMMANDS = [
     ("compare", compare),
     ("config", config),
     ("data", data),
+    ("demo", demo),
     ("atc", atc),
 ]

@@ -159,16 +159,9 @@ def aggregate_parity(per_image: Sequence[dict]) -> dict:
 
 
 def _coco_side(ann_file: Path, images: Sequence[Path], results: Sequence[StagedResult]) -> dict:
-    from vitdet_cli.compare.coco_eval import coco_evaluate, results_to_coco
-    from vitdet_cli.data.coco import load_coco_json
+    from vitdet_cli.evaluation.coco import coco_metrics
 
-    data = load_coco_json(ann_file)
-    ids = {Path(im["file_name"]).name: im["id"] for im in data["images"]}
-    cat_ids = [c["id"] for c in sorted(data["categories"], key=lambda c: c["id"])]
-    entries = []
-    for path, res in zip(images, results):
-        entries += results_to_coco(ids[path.name], DetSet.from_host_result(res.result), cat_ids)
-    return coco_evaluate(ann_file, entries, img_ids=[ids[p.name] for p in images])
+    return coco_metrics(ann_file, images, [DetSet.from_host_result(r.result) for r in results])
 
 
 def coco_delta(ann_file: Path, images, res_a, res_b, max_points: float = 0.1) -> dict:

@@ -52,7 +52,8 @@ def run_images(
     record: bool = False,
     on_image: Optional[Callable[[int, Path], None]] = None,
 ) -> tuple[list[StagedResult], TimingStats]:
-    """Each image ``warmup`` untimed + ``repeat`` timed times; keeps the last result."""
+    """Each image ``warmup`` untimed (first image only) + ``repeat`` timed times; keeps the first
+    timed result. ``record`` keeps the stage tensors of the first image (for ``compare``)."""
     results, runs = [], []
     for i, path in enumerate(images):
         if on_image:
@@ -61,7 +62,7 @@ def run_images(
         for _ in range(warmup if i == 0 else 0):
             model(image, score_thr, dedup)
         for r in range(max(1, repeat)):
-            res = model(image, score_thr, dedup, record=record and r == 0)
+            res = model(image, score_thr, dedup, record=record and i == 0 and r == 0)
             runs.append(res.times)
             if r == 0:
                 first = res

@@ -1,0 +1,130 @@
+"""``vitdet demo``: the whole pipeline on the built-in synthetic dataset, on the CPU.
+
+make data → train vit-tiny → evaluate → export the three stages → infer with ONNX Runtime on
+held-out images → compare with PyTorch (tensors, detections, mAP of both) → one summary.
+Re-running continues: a finished training is reused, an interrupted one resumes.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+from vitdet_cli.errors import VitdetError
+
+DEMO_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "vitdet_tiny_shapes.yaml"
+STEPS = ("train", "export", "infer", "compare")
+
+
+@dataclass
+class DemoResult:
+    """What each step produced, and how long it took (s)."""
+
+    work_dir: Path
+    train: object
+    export: object
+    infer: object
+    compare: object
+    seconds: dict[str, float] = field(default_factory=dict)
+    trained_now: bool = True
+
+    def to_dict(self) -> dict:
+        return {
+            "work_dir": str(self.work_dir),
+            "seconds": {k: round(v, 1) for k, v in self.seconds.items()},
+            "trained_now": self.trained_now,
+            "train": self.train.to_dict(),
+            "export": {"out": str(self.export.out), "ok": self.export.ok},
+            "infer": {
+                "images": len(self.infer.images),
+                "pictures": [str(p) for p in self.infer.pictures],
+                "timing": self.infer.stats.to_dict(),
+            },
+            "compare": self.compare.to_dict(),
+        }
+
+
+def _finished(work_dir: Path, max_iters: int) -> Optional[Path]:
+    from vitdet_cli.training.checkpoints import latest_complete
+
+    ckpt = latest_complete(work_dir)
+    return ckpt if ckpt is not None and ckpt.stem == f"iter_{max_iters}" else None
+
+
+def train_step(config: Path, work_dir: Path, retrain: bool, overrides=()):
+    """Train (or reuse a finished run, or resume an interrupted one); (TrainResult, trained_now)."""
+    from vitdet_cli.training import api
+    from vitdet_cli.training.checkpoints import latest_complete
+
+    plan = api.plan_training(config, device="cpu", work_dir=work_dir, overrides=overrides)
+    max_iters = int(plan.summary["max_iters"])
+    if not retrain and _finished(work_dir, max_iters) is not None:
+        return api.collect_result(work_dir), False
+    if not retrain and latest_complete(work_dir) is not None:
+        plan = api.plan_training(
+            config, device="cpu", work_dir=work_dir, resume=True, overrides=overrides
+        )
+    return api.run_training(plan), True
+
+
+def run_demo(
+    work_dir: str | Path = "outputs/demo",
+    config: str | Path = DEMO_CONFIG,
+    retrain: bool = False,
+    pictures: int = 8,
+    overrides=(),
+    on_step: Optional[Callable[[str], None]] = None,
+) -> DemoResult:
+    """Run every step; see the module docstring."""
+    from vitdet_cli.compare.api import compare_runs, dataset_images
+    from vitdet_cli.config.loader import load_config
+    from vitdet_cli.export.api import export_artifacts
+    from vitdet_cli.runtime.backends import get_backend
+    from vitdet_cli.runtime.infer import InferRun, run_images, write_outputs
+    from vitdet_cli.runtime.staged import StagedModel
+
+    step = on_step or (lambda _s: None)
+    work = Path(work_dir)
+    seconds: dict[str, float] = {}
+    exp = load_config(Path(config), list(overrides))
+
+    t0 = time.monotonic()
+    step("train")
+    train, trained_now = train_step(Path(config), work / "train", retrain, overrides)
+    seconds["train"] = time.monotonic() - t0
+    if train.last_checkpoint is None:
+        raise VitdetError(
+            f"training left no checkpoint in {work / 'train'}", code="train_failed"
+        )
+
+    t0 = time.monotonic()
+    step("export")
+    artifacts = work / "artifacts"
+    exported = export_artifacts(
+        train.last_checkpoint, work / "train" / "vitdet_config.py", artifacts
+    )
+    seconds["export"] = time.monotonic() - t0
+
+    root = Path(exp.data.root)
+    ann, image_dir = root / exp.data.val_ann, root / exp.data.val_img
+    val = dataset_images(ann, image_dir)
+    t0 = time.monotonic()
+    step("infer")
+    with StagedModel(artifacts, get_backend("onnxruntime")) as model:
+        results, stats = run_images(model, val, 0.05, "none", warmup=1, repeat=1, record=True)
+    run = InferRun("onnxruntime", val, results, stats, model.class_names)
+    shown = InferRun(run.backend, val[:pictures], results[:pictures], stats, run.class_names)
+    write_outputs(shown, work / "infer")
+    seconds["infer"] = time.monotonic() - t0
+
+    t0 = time.monotonic()
+    step("compare")
+    report = compare_runs(artifacts, run, work, 0.05, "none", ann_file=ann)
+    seconds["compare"] = time.monotonic() - t0
+    result = DemoResult(work, train, exported, shown, report, seconds, trained_now)
+    from vitdet_cli.atomic import write_json_atomic
+
+    write_json_atomic(work / "demo_summary.json", result.to_dict(), indent=2)
+    return result

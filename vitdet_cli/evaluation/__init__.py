@@ -1,0 +1,20 @@
+"""COCO accuracy of a model: the staged artifacts on a backend, or the checkpoint through MMDetection.
+
+Both paths end in the same pycocotools ``COCOeval`` call (:func:`coco_metrics`), so their numbers
+are directly comparable; ``evaluate_checkpoint`` is the "PyTorch as trained" reference.
+"""
+
+from vitdet_cli.evaluation.checkpoint import evaluate_checkpoint
+from vitdet_cli.evaluation.coco import coco_metrics, flat_metrics
+from vitdet_cli.evaluation.datasets import default_dataset, resolve_dataset
+from vitdet_cli.evaluation.staged import evaluate_artifacts, evaluate_model
+
+__all__ = [
+    "coco_metrics",
+    "default_dataset",
+    "evaluate_artifacts",
+    "evaluate_checkpoint",
+    "evaluate_model",
+    "flat_metrics",
+    "resolve_dataset",
+]

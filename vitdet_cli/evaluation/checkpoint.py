@@ -1,0 +1,87 @@
+"""COCO mAP of a checkpoint through MMDetection itself: the "PyTorch as trained" reference.
+
+The image goes through the config's test pipeline (resize keeping the ratio, pad), the model's
+``data_preprocessor`` and ``predict`` — nothing of ours between the image and the detections —
+and the detections are scored by the same :func:`~vitdet_cli.evaluation.coco.coco_metrics` as
+the staged model's.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable, Optional
+
+from vitdet_cli.compare.detections import DetSet
+
+BACKEND = "mmdet"
+"""The ``backend`` these results report: the model as MMDetection runs it."""
+
+
+def eval_pipeline(img_size: int) -> Callable[[dict], dict]:
+    """The training config's test pipeline, without ground-truth loading."""
+    from mmcv.transforms import Compose
+    from mmdet.registry import TRANSFORMS
+
+    from vitdet_cli.model.config_builder import pipelines
+
+    _, test = pipelines(img_size, (1.0, 1.0))
+    return Compose([TRANSFORMS.build(t) for t in test if t["type"] != "LoadAnnotations"])
+
+
+def predictions_to_detset(pred) -> DetSet:
+    """mmdet ``pred_instances`` (bboxes, scores, labels, (K, H, W) masks) → :class:`DetSet`."""
+    masks = pred.masks.detach().cpu().numpy().astype(bool) if "masks" in pred else None
+    return DetSet(
+        pred.bboxes.detach().cpu().numpy(),
+        pred.scores.detach().cpu().numpy(),
+        pred.labels.detach().cpu().numpy(),
+        masks=masks,
+    )
+
+
+def evaluate_checkpoint(
+    checkpoint: str | Path,
+    config: str | Path | None,
+    ann_file: str | Path,
+    image_dir: str | Path,
+    limit: Optional[int] = None,
+    device: str = "cpu",
+    on_image: Optional[Callable[[int, Path], None]] = None,
+) -> dict:
+    """COCO bbox/segm mAP of ``checkpoint`` run by MMDetection on ``device``.
+
+    ``config`` defaults to the ``vitdet_config.py`` beside the checkpoint. Returns the same keys
+    as :func:`~vitdet_cli.evaluation.staged.evaluate_artifacts` (``backend`` is ``"mmdet"``)
+    plus ``device``.
+    """
+    import torch
+
+    from vitdet_cli.compare.api import dataset_images
+    from vitdet_cli.evaluation.coco import class_warnings, coco_metrics
+    from vitdet_cli.export.loading import load_trained_model
+
+    start = time.perf_counter()
+    ann_file = Path(ann_file)
+    paths = dataset_images(ann_file, Path(image_dir), limit)
+    trained = load_trained_model(checkpoint, config)
+    warnings = class_warnings(ann_file, trained.class_names)
+    model = trained.model.to(device).eval()
+    pipeline = eval_pipeline(trained.img_size)
+    dets = []
+    for i, path in enumerate(paths):
+        if on_image:
+            on_image(i, path)
+        packed = pipeline(dict(img_path=str(path), img_id=i))
+        batch = dict(inputs=[packed["inputs"]], data_samples=[packed["data_samples"]])
+        with torch.no_grad():
+            (sample,) = model.test_step(batch)
+        dets.append(predictions_to_detset(sample.pred_instances))
+    return {
+        **coco_metrics(ann_file, paths, dets),
+        "warnings": warnings,
+        "backend": BACKEND,
+        "device": device,
+        "images": len(paths),
+        "seconds": time.perf_counter() - start,
+    }

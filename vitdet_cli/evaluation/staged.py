@@ -1,0 +1,60 @@
+"""COCO mAP of the exported stages on one backend (the deployed model's accuracy)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+from vitdet_cli.compare.detections import DetSet
+from vitdet_cli.evaluation.coco import class_warnings, coco_metrics
+from vitdet_cli.runtime.staged import StagedModel
+
+OnImage = Callable[[int, Path], None]
+
+
+def evaluate_model(
+    model: StagedModel,
+    ann_file: Path,
+    images: Sequence[Path],
+    on_image: Optional[OnImage] = None,
+) -> dict:
+    """mAP of an open :class:`StagedModel` over ``images``: every detection the model keeps at
+    its own test threshold (``score_thr=None``, no dedup), as MMDetection's evaluation sees it."""
+    from vitdet_cli.runtime.infer import run_images
+
+    warnings = class_warnings(ann_file, model.class_names)
+    results, _ = run_images(model, images, None, "none", warmup=0, repeat=1, on_image=on_image)
+    dets = [DetSet.from_host_result(r.result) for r in results]
+    return {**coco_metrics(ann_file, images, dets), "warnings": warnings}
+
+
+def evaluate_artifacts(
+    artifacts: str | Path,
+    ann_file: str | Path,
+    image_dir: str | Path,
+    backend: str = "onnxruntime",
+    limit: Optional[int] = None,
+    backend_options: Optional[dict] = None,
+    on_image: Optional[OnImage] = None,
+) -> dict:
+    """COCO bbox/segm mAP of the artifacts' stages on ``backend`` over the first ``limit``
+    images of ``ann_file`` (found in ``image_dir``).
+
+    Returns :func:`~vitdet_cli.compare.coco_eval.coco_evaluate`'s dict (``bbox``, ``segm``,
+    ``num_images``, ``num_results``, ``evaluator``) plus ``backend``, ``images``, ``seconds``
+    and ``warnings``.
+    """
+    from vitdet_cli.compare.api import dataset_images
+    from vitdet_cli.runtime.backends import get_backend
+
+    start = time.perf_counter()
+    paths = dataset_images(Path(ann_file), Path(image_dir), limit)
+    with StagedModel(artifacts, get_backend(backend, **(backend_options or {}))) as model:
+        out = evaluate_model(model, Path(ann_file), paths, on_image)
+    return {
+        **out,
+        "backend": backend,
+        "images": len(paths),
+        "seconds": time.perf_counter() - start,
+    }
