@@ -95,9 +95,7 @@ def run_demo(
     train, trained_now = train_step(Path(config), work / "train", retrain, overrides)
     seconds["train"] = time.monotonic() - t0
     if train.last_checkpoint is None:
-        raise VitdetError(
-            f"training left no checkpoint in {work / 'train'}", code="train_failed"
-        )
+        raise VitdetError(f"training left no checkpoint in {work / 'train'}", code="train_failed")
 
     t0 = time.monotonic()
     step("export")

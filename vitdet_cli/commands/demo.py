@@ -53,7 +53,9 @@ def render_summary(result) -> None:
     console.rule("[bold]vitdet demo: summary[/bold]")
     train = result.train
     note = "trained now" if result.trained_now else "reused the finished run"
-    console.print(metrics_table(train.final_metrics, title=f"Validation mAP after training ({note})"))
+    console.print(
+        metrics_table(train.final_metrics, title=f"Validation mAP after training ({note})")
+    )
     if result.compare.coco:
         console.print(coco_delta_text(result.compare.coco))
     console.print(detection_parity_table(result.compare.summary, "ONNX Runtime vs PyTorch"))
