@@ -2,12 +2,14 @@
 
 from vitdet_cli.commands import (
     atc,
+    bench,
     build_mmcv,
     compare,
     config,
     data,
     demo,
     env_check,
+    eval,
     export,
     infer,
     train,
@@ -25,4 +27,6 @@ COMMANDS = [
     ("data", data),
     ("demo", demo),
     ("atc", atc),
+    ("eval", eval),
+    ("bench", bench),
 ]

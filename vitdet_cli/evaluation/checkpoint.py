@@ -9,8 +9,9 @@ the staged model's.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 from vitdet_cli.compare.detections import DetSet
 
@@ -27,6 +28,36 @@ def eval_pipeline(img_size: int) -> Callable[[dict], dict]:
 
     _, test = pipelines(img_size, (1.0, 1.0))
     return Compose([TRANSFORMS.build(t) for t in test if t["type"] != "LoadAnnotations"])
+
+
+@contextmanager
+def empty_masks_outside_image() -> Iterator[None]:
+    """Let mmdet's CPU mask pasting survive a box that lies wholly outside the original image.
+
+    Boxes are clipped to the *padded* input, so after rescaling a box can start below or right
+    of the image; mmdet 3.3's ``_do_paste_mask(skip_empty=True)`` then calls ``torch.arange``
+    with an inverted range and raises. Such a mask is empty (as the host pipeline makes it);
+    every other call is passed through unchanged. Undone on exit.
+    """
+    import torch
+    from mmdet.models.roi_heads.mask_heads import fcn_mask_head as fcn
+
+    original = fcn._do_paste_mask
+
+    def paste(masks, boxes, img_h, img_w, skip_empty=True):
+        if skip_empty and len(boxes):
+            lo = (boxes.min(dim=0).values.floor()[:2] - 1).clamp(min=0)
+            hi = torch.stack([boxes[:, 2].max().ceil() + 1, boxes[:, 3].max().ceil() + 1])
+            hi = torch.minimum(hi, hi.new_tensor([img_w, img_h]))
+            if bool((hi <= lo).any()):
+                return masks.new_zeros((len(masks), 0, 0)), (slice(0, 0), slice(0, 0))
+        return original(masks, boxes, img_h, img_w, skip_empty)
+
+    fcn._do_paste_mask = paste
+    try:
+        yield
+    finally:
+        fcn._do_paste_mask = original
 
 
 def predictions_to_detset(pred) -> DetSet:
@@ -74,7 +105,7 @@ def evaluate_checkpoint(
             on_image(i, path)
         packed = pipeline(dict(img_path=str(path), img_id=i))
         batch = dict(inputs=[packed["inputs"]], data_samples=[packed["data_samples"]])
-        with torch.no_grad():
+        with torch.no_grad(), empty_masks_outside_image():
             (sample,) = model.test_step(batch)
         dets.append(predictions_to_detset(sample.pred_instances))
     return {

@@ -42,7 +42,9 @@ def coco_metrics(
 def class_warnings(ann_file: PathLike, class_names: Sequence[str]) -> list[str]:
     """Why the model's labels may not map onto the file's categories; an error when the counts
     differ (the mapping is label ``i`` → ``i``-th category by id)."""
-    cats = [c["name"] for c in sorted(load_coco_json(ann_file)["categories"], key=lambda c: c["id"])]
+    cats = [
+        c["name"] for c in sorted(load_coco_json(ann_file)["categories"], key=lambda c: c["id"])
+    ]
     if len(cats) != len(class_names):
         raise VitdetError(
             f"the model predicts {len(class_names)} classes, {ann_file} has {len(cats)} categories",

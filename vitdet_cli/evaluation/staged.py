@@ -58,3 +58,40 @@ def evaluate_artifacts(
         "images": len(paths),
         "seconds": time.perf_counter() - start,
     }
+
+
+def evaluate_backends(
+    artifacts: str | Path,
+    ann_file: str | Path,
+    image_dir: str | Path,
+    backends: Sequence[str],
+    limit: Optional[int] = None,
+    options: Optional[dict[str, dict]] = None,
+    on_image: Optional[Callable[[str, int, Path], None]] = None,
+) -> list[dict]:
+    """:func:`evaluate_artifacts` per backend, each with ``ok``; with several backends, one that
+    fails gives ``{"backend", "ok": False, "error", "hint", "code"}`` and the rest still run."""
+    from vitdet_cli.errors import VitdetError
+
+    out = []
+    for name in backends:
+        hook = (lambda i, p, _n=name: on_image(_n, i, p)) if on_image else None
+        try:
+            res = evaluate_artifacts(
+                artifacts, ann_file, image_dir, name, limit, (options or {}).get(name), hook
+            )
+        except VitdetError as err:
+            if len(backends) == 1:
+                raise
+            out.append(
+                {
+                    "backend": name,
+                    "ok": False,
+                    "error": err.message,
+                    "hint": err.hint,
+                    "code": err.code,
+                }
+            )
+            continue
+        out.append({**res, "ok": True})
+    return out

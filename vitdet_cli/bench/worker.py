@@ -1,0 +1,140 @@
+"""One backend's bench, run as ``python -m vitdet_cli.bench.worker``; prints one JSON line.
+
+Everything else the process prints (libraries included) goes to stderr, so stdout holds only
+the result: ``{"backend", "ok": true, "timing", "median_ms", "p90_ms", "img_per_s", "peak_mb",
+"bbox_map", "segm_map", "coco", "images"}`` or ``{"backend", "ok": false, "error", "hint",
+"code"}`` (exit status 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import traceback
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Optional, Sequence
+
+from vitdet_cli.errors import VitdetError
+
+
+def peak_mb() -> float:
+    """This process's peak resident memory in MB (``ru_maxrss``: KiB on Linux, bytes on macOS)."""
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / 2**20 if sys.platform == "darwin" else rss / 1024
+
+
+def measure(
+    artifacts: Path,
+    backend: str,
+    images: Sequence[Path],
+    warmup: int,
+    repeat: int,
+    options: Optional[dict] = None,
+    ann_file: Optional[Path] = None,
+    image_dir: Optional[Path] = None,
+    limit: Optional[int] = None,
+) -> dict:
+    """Time ``images`` on ``backend`` in this process; with ``ann_file``, also the mAP over the
+    first ``limit`` of its images (in ``image_dir``)."""
+    from vitdet_cli.runtime.backends import get_backend
+    from vitdet_cli.runtime.infer import run_images
+    from vitdet_cli.runtime.staged import StagedModel
+
+    row: dict = {"backend": backend, "ok": True, "images": len(images)}
+    with StagedModel(artifacts, get_backend(backend, **(options or {}))) as model:
+        _, stats = run_images(model, images, None, "none", warmup, repeat)
+        if ann_file is not None:
+            from vitdet_cli.compare.api import dataset_images
+            from vitdet_cli.evaluation.staged import evaluate_model
+
+            dataset = dataset_images(ann_file, image_dir or ann_file.parent, limit)
+            coco = evaluate_model(model, ann_file, dataset)
+            row.update(coco=coco, bbox_map=coco["bbox"]["mAP"], segm_map=coco["segm"]["mAP"])
+    row.update(
+        timing=stats.to_dict(),
+        median_ms=stats.total.median,
+        p90_ms=stats.total.p90,
+        img_per_s=stats.img_per_s,
+        peak_mb=peak_mb(),
+    )
+    return row
+
+
+@contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Send file descriptor 1 (C libraries too) to stderr for the duration."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def failure(backend: str, exc: BaseException) -> dict:
+    """The row of a backend that could not run: the message a user can act on."""
+    if isinstance(exc, VitdetError):
+        return {
+            "backend": backend,
+            "ok": False,
+            "error": exc.message,
+            "hint": exc.hint,
+            "code": exc.code,
+        }
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return {
+        "backend": backend,
+        "ok": False,
+        "error": f"{type(exc).__name__}: {first}",
+        "hint": "see the traceback on stderr",
+        "code": "crash",
+    }
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m vitdet_cli.bench.worker")
+    p.add_argument("--artifacts", type=Path, required=True)
+    p.add_argument("--backend", required=True)
+    p.add_argument("--img", type=Path, action="append", required=True, help="repeatable")
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--options", default="{}", help="backend constructor options as JSON")
+    p.add_argument("--data", type=Path, help="COCO annotation file: also compute mAP")
+    p.add_argument("--images", type=Path, help="image folder of --data")
+    p.add_argument("--limit", type=int, help="use the first N images of --data")
+    return p.parse_args(argv)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    try:
+        with stdout_to_stderr():
+            row = measure(
+                args.artifacts,
+                args.backend,
+                args.img,
+                args.warmup,
+                args.repeat,
+                json.loads(args.options),
+                args.data,
+                args.images,
+                args.limit,
+            )
+    except Exception as exc:  # any failure is this backend's row, not a crash of the bench
+        if not isinstance(exc, VitdetError):
+            traceback.print_exc(file=sys.stderr)
+        row = failure(args.backend, exc)
+    sys.stdout.write(json.dumps(row) + "\n")
+    sys.stdout.flush()
+    return 0 if row["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

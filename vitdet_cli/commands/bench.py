@@ -1,0 +1,85 @@
+"""`vitdet bench`: every backend on the same images — status, size, mAP, latency, memory."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from vitdet_cli.commands._common import JsonOption, use_json
+from vitdet_cli.commands.infer import ArtifactsOption, DeviceIdOption, backend_options
+from vitdet_cli.report.console import console, emit
+
+
+def _render(report) -> None:
+    from vitdet_cli.bench.api import timing_from_dict
+    from vitdet_cli.report.timing import bench_table, timing_table
+
+    title = f"Benchmark: {len(report.images)} image(s), warmup {report.warmup}, "
+    console.print(bench_table(report.rows, title=title + f"repeat {report.repeat}"))
+    for row in report.rows:
+        if row["ok"]:
+            stats = timing_from_dict(row["timing"])
+            console.print(timing_table(stats, title=f"{row['backend']} timing per image (ms)"))
+        else:
+            console.print(f"[red]✗[/red] {row['backend']}: {row['error']}")
+            if row.get("hint"):
+                console.print(f"  [yellow]hint:[/yellow] {row['hint']}")
+    console.print(f"images: {report.image_source}")
+
+
+def command(
+    artifacts: Path = ArtifactsOption,
+    backends: List[str] = typer.Option(
+        ["onnxruntime,torch,om"], "--backends", help="Comma list (or repeat the option)."
+    ),
+    img: Optional[Path] = typer.Option(None, "--img", help="An image file or a folder to time."),
+    data: Optional[Path] = typer.Option(None, "--data", help="COCO annotation JSON: add mAP."),
+    images: Optional[Path] = typer.Option(None, "--images", help="Image folder of --data."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Score the first N images."),
+    warmup: int = typer.Option(2, "--warmup", help="Untimed runs before timing."),
+    repeat: int = typer.Option(5, "--repeat", help="Timed runs per image."),
+    timeout: float = typer.Option(3600.0, "--timeout", help="Seconds allowed per backend."),
+    device_id: int = DeviceIdOption,
+    json_output: bool = JsonOption,
+) -> None:
+    """Compare the backends like `yolo benchmark` (each in a fresh process)."""
+    use_json(json_output)
+    from vitdet_cli.bench import bench, bench_images, parse_backends
+    from vitdet_cli.compare.api import dataset_images
+    from vitdet_cli.evaluation import resolve_dataset
+    from vitdet_cli.export.meta import read_all_metas
+    from vitdet_cli.report.console import info, spinner
+    from vitdet_cli.runtime.host_config import HostConfig
+
+    names = parse_backends(backends)
+    first = next(iter(read_all_metas(artifacts, verify=False).values()))
+    spec, dataset = None, None
+    if data is not None:
+        ann, image_dir, _ = resolve_dataset(data, images)
+        dataset = dataset_images(ann, image_dir, limit)
+        spec = (ann, image_dir, limit)
+    with tempfile.TemporaryDirectory(prefix="vitdet-bench-") as tmp:
+        paths, source = bench_images(
+            img, dataset, HostConfig.from_dict(first.host).img_size, Path(tmp)
+        )
+        if img is None:
+            info(f"no --img given: timing on {source}")
+        with spinner(f"benchmarking {', '.join(names)}") as step:
+            report = bench(
+                artifacts,
+                names,
+                paths,
+                source,
+                warmup,
+                repeat,
+                spec,
+                {n: backend_options(n, device_id) for n in names},
+                timeout,
+                on_backend=lambda b: step(f"benchmarking {b} (fresh process)"),
+            )
+    emit(report.to_dict(), lambda: _render(report))
+    if not any(row["ok"] for row in report.rows):
+        raise typer.Exit(1)

@@ -1,0 +1,125 @@
+"""`vitdet eval`: COCO bbox/segm mAP of the exported stages per backend, or of a checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from vitdet_cli.commands._common import JsonOption, use_json
+from vitdet_cli.commands.infer import DeviceIdOption, backend_options
+from vitdet_cli.errors import VitdetError
+from vitdet_cli.report.console import console, emit
+
+
+def _check_source(artifacts: Optional[Path], checkpoint: Optional[Path], backend) -> None:
+    if (artifacts is None) == (checkpoint is None):
+        raise VitdetError(
+            "give exactly one of --artifacts DIR or --checkpoint CKPT",
+            hint="--artifacts evaluates the exported stages, --checkpoint the model in mmdet",
+            code="bad_usage",
+            exit_code=2,
+        )
+    if checkpoint is not None and backend:
+        raise VitdetError(
+            "--backend applies to --artifacts; a checkpoint is evaluated by MMDetection",
+            hint="drop --backend, or export the checkpoint and pass --artifacts",
+            code="bad_usage",
+            exit_code=2,
+        )
+
+
+def _render(data: dict) -> None:
+    from vitdet_cli.evaluation import flat_metrics
+    from vitdet_cli.report.tables import metrics_table
+
+    for res in data["results"]:
+        if not res.get("ok", True):
+            console.print(f"[red]✗[/red] {res['backend']}: {res['error']}")
+            if res.get("hint"):
+                console.print(f"  [yellow]hint:[/yellow] {res['hint']}")
+            continue
+        title = f"COCO mAP: {res['backend']} ({res['images']} images, {res['seconds']:.1f}s)"
+        console.print(metrics_table(flat_metrics(res), title=title))
+        for warning in res.get("warnings", []):
+            console.print(f"[yellow]warning:[/yellow] {warning}")
+    evaluators = {r["evaluator"] for r in data["results"] if "evaluator" in r}
+    console.print(f"data: {data['data']} ({data['images_dir']})")
+    for evaluator in sorted(evaluators):
+        console.print(f"evaluator: {evaluator}")
+
+
+def command(
+    artifacts: Optional[Path] = typer.Option(
+        None, "--artifacts", help="The --out directory of `vitdet export`."
+    ),
+    checkpoint: Optional[Path] = typer.Option(
+        None, "--checkpoint", help="Evaluate this checkpoint through MMDetection instead."
+    ),
+    config: Optional[Path] = typer.Option(
+        None, "--config", help="Config of --checkpoint (default: vitdet_config.py beside it)."
+    ),
+    data: Optional[Path] = typer.Option(None, "--data", help="COCO annotation JSON."),
+    images: Optional[Path] = typer.Option(None, "--images", help="Image folder of --data."),
+    backend: Optional[List[str]] = typer.Option(
+        None, "--backend", help="onnxruntime | torch | om; repeatable or a comma list."
+    ),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Use the first N images."),
+    device: str = typer.Option("cpu", "--device", help="Torch device for --checkpoint."),
+    device_id: int = DeviceIdOption,
+    json_output: bool = JsonOption,
+) -> None:
+    """COCO mAP (bbox and segm, pycocotools) of the deployed stages or of a checkpoint."""
+    use_json(json_output)
+    from vitdet_cli.report.console import info, spinner
+
+    _check_source(artifacts, checkpoint, backend)
+    from vitdet_cli.bench.backends import parse_backends
+    from vitdet_cli.evaluation import resolve_dataset
+
+    backends = parse_backends(backend or ["onnxruntime"])
+    class_names = None
+    if artifacts is not None:
+        from vitdet_cli.export.meta import read_all_metas
+
+        class_names = next(iter(read_all_metas(artifacts, verify=False).values())).class_names
+    ann, image_dir, defaulted = resolve_dataset(data, images, class_names)
+    if defaulted:
+        info(f"no --data given: evaluating on the synthetic shapes val split {ann}")
+    if checkpoint is not None:
+        from vitdet_cli.evaluation import evaluate_checkpoint
+
+        with spinner("mmdet: evaluating the checkpoint") as step:
+            res = evaluate_checkpoint(
+                checkpoint,
+                config,
+                ann,
+                image_dir,
+                limit,
+                device,
+                on_image=lambda i, p: step(f"mmdet: image {i + 1} {p.name}"),
+            )
+        results = [{**res, "ok": True}]
+    else:
+        from vitdet_cli.evaluation import evaluate_backends
+
+        with spinner(f"evaluating {', '.join(backends)}") as step:
+            results = evaluate_backends(
+                artifacts,
+                ann,
+                image_dir,
+                backends,
+                limit,
+                {n: backend_options(n, device_id) for n in backends},
+                on_image=lambda b, i, p: step(f"{b}: image {i + 1} {p.name}"),
+            )
+    out = {
+        "data": str(ann),
+        "images_dir": str(image_dir),
+        "default_data": defaulted,
+        "results": results,
+    }
+    emit(out, lambda: _render(out))
+    if not all(r["ok"] for r in results):
+        raise typer.Exit(1)
