@@ -1,0 +1,161 @@
+"""Regenerate docs/benchmarks.md: `vitdet bench` tables for vit-tiny and ViT-B at 1024 on this
+machine, plus the deploy fidelity and speed figures, with date, machine and commands.
+
+    .venv/bin/python benchmarks/benchmarks_doc.py [--out docs/benchmarks.md] [--skip-vitb]
+
+Needs `vitdet demo` to have run (outputs/demo/artifacts, data/synthetic_shapes). The ViT-B
+artifacts are made by benchmarks/deploy_speed.py (random weights; timing does not depend on
+them), which this script runs first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+from vitdet_cli.report.timing import STEP_ORDER
+
+VITDET = [sys.executable, "-m", "vitdet_cli"]
+SYNTH = Path("data/synthetic_shapes")
+SPEED_WORK = Path("/tmp/vitdet_speed")
+
+
+def run(argv: list[str]) -> str:
+    print("+", " ".join(argv), file=sys.stderr)
+    proc = subprocess.run(argv, capture_output=True, text=True)
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
+    return proc.stdout
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    info = Path("/proc/cpuinfo")
+    if info.is_file():
+        for line in info.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    import onnxruntime
+    import torch
+
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}, "
+        f"Python {platform.python_version()}, torch {torch.__version__}, "
+        f"onnxruntime {onnxruntime.__version__}"
+    )
+
+
+def _fmt(v, spec: str = ".1f") -> str:
+    return "—" if v is None else format(v, spec)
+
+
+def bench_markdown(data: dict) -> str:
+    lines = [
+        "| backend | status | size MB | bbox mAP | segm mAP | median ms/img | p90 ms/img "
+        "| img/s | peak MB |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in data["rows"]:
+        status = "ok" if r.get("ok") else f"failed: {str(r.get('error', ''))[:80]}"
+        lines.append(
+            f"| {r['backend']} | {status} | {_fmt(r.get('size_mb'))} | "
+            f"{_fmt(r.get('bbox_map'), '.4f')} | {_fmt(r.get('segm_map'), '.4f')} | "
+            f"{_fmt(r.get('median_ms'))} | {_fmt(r.get('p90_ms'))} | "
+            f"{_fmt(r.get('img_per_s'), '.2f')} | {_fmt(r.get('peak_mb'), '.0f')} |"
+        )
+    steps = [r for r in data["rows"] if r.get("ok") and r.get("timing")]
+    if steps:
+        lines += ["", "Median ms per step:", ""]
+        names = [s for s in STEP_ORDER if any(s in r["timing"]["steps"] for r in steps)]
+        lines.append("| backend | " + " | ".join(names) + " |")
+        lines.append("|---|" + "---|" * len(names))
+        for r in steps:
+            cells = [_fmt(r["timing"]["steps"].get(n, {}).get("median"), ".2f") for n in names]
+            lines.append(f"| {r['backend']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def section(title: str, argv: list[str]) -> str:
+    data = json.loads(run(argv))
+    cmd = "vitdet " + " ".join(argv[len(VITDET) :])
+    return f"## {title}\n\n```bash\n{cmd}\n```\n\n{bench_markdown(data)}\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"))
+    ap.add_argument("--skip-vitb", action="store_true")
+    args = ap.parse_args()
+    ann = SYNTH / "annotations" / "instances_val.json"
+    parts = [
+        "# Benchmarks\n",
+        f"Generated {datetime.date.today().isoformat()} by `benchmarks/benchmarks_doc.py` on: "
+        f"{machine()}. No GPU or Ascend NPU was available, so `om` rows fail with the reason. "
+        "Shared machines are noisy: compare numbers from one run only.\n",
+        section(
+            "vit-tiny (the demo model, 256 px) on the synthetic val split",
+            [
+                *VITDET,
+                "--json",
+                "bench",
+                "--artifacts",
+                "outputs/demo/artifacts",
+                "--backends",
+                "onnxruntime,torch,om",
+                "--data",
+                str(ann),
+                "--images",
+                str(SYNTH / "val"),
+                "--limit",
+                "20",
+                "--warmup",
+                "2",
+                "--repeat",
+                "5",
+            ],
+        ),  # fmt: skip
+    ]
+    fidelity = run([sys.executable, "benchmarks/deploy_fidelity.py"])
+    parts.append(f"## Fidelity (ONNX Runtime vs PyTorch)\n\n```\n{fidelity.strip()}\n```\n")
+    if not args.skip_vitb:
+        speed = run([sys.executable, "benchmarks/deploy_speed.py", "--work", str(SPEED_WORK)])
+        parts.append(f"## ViT-B at 1024: staged ONNX Runtime vs PyTorch eager\n\n"
+                     f"`benchmarks/deploy_speed.py`:\n\n```\n{speed.strip()}\n```\n")  # fmt: skip
+        parts.append(
+            section(
+                "ViT-B at 1024 (random weights, 80 classes), one photograph",
+                [
+                    *VITDET,
+                    "--json",
+                    "bench",
+                    "--artifacts",
+                    str(SPEED_WORK / "artifacts"),
+                    "--backends",
+                    "onnxruntime,torch,om",
+                    "--img",
+                    str(SPEED_WORK / "photo.jpg"),
+                    "--warmup",
+                    "1",
+                    "--repeat",
+                    "3",
+                    "--timeout",
+                    "1800",
+                ],
+            )  # fmt: skip
+        )
+    host = run([sys.executable, "benchmarks/host_steps.py"])
+    parts.append(f"## Host steps at ViT-B-1024 sizes, one core\n\n```\n{host.strip()}\n```\n")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(parts))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
