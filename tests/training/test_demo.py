@@ -1,0 +1,29 @@
+"""`vitdet demo` end to end on a handful of iterations, then again reusing the finished run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytestmark = [pytest.mark.mmcv, pytest.mark.slow]
+
+
+def test_demo_runs_every_step_and_reuses_the_training(cli_json, tiny_overrides, tmp_path):
+    sets = []
+    for o in tiny_overrides(iters=3, ckpt=3):
+        sets += ["--set", o]
+    work = tmp_path / "demo"
+    result, data = cli_json("demo", "--work-dir", str(work), *sets)
+    assert result.exit_code == 0, result.output
+    assert data["trained_now"] and set(data["seconds"]) == {"train", "export", "infer", "compare"}
+    assert data["compare"]["passed"]
+    assert data["compare"]["coco"]["delta_points"]["bbox"] == pytest.approx(0.0, abs=0.1)
+    assert data["infer"]["pictures"] and all((work / "infer/vis").iterdir())
+    assert (work / "artifacts/export/roi/mask.onnx").is_file()
+    summary = json.loads((work / "demo_summary.json").read_text())
+    assert summary["export"]["ok"]
+
+    result, again = cli_json("demo", "--work-dir", str(work), *sets)
+    assert result.exit_code == 0, result.output
+    assert not again["trained_now"]
