@@ -54,15 +54,28 @@ def _finished(work_dir: Path, max_iters: int) -> Optional[Path]:
 
 
 def train_step(config: Path, work_dir: Path, retrain: bool, overrides=()):
-    """Train (or reuse a finished run, or resume an interrupted one); (TrainResult, trained_now)."""
+    """Train, or reuse a finished run, or resume an interrupted one — of the *same* config.
+
+    A work dir trained with another config (the demo config changed, other ``--set``) is moved
+    aside to ``<work_dir>.previous`` and training starts over. Returns (TrainResult, trained_now).
+    """
+    import shutil
+
     from vitdet_cli.training import api
     from vitdet_cli.training.checkpoints import latest_complete
 
+    dumped = work_dir / "vitdet_config.py"
+    before = dumped.read_text() if dumped.is_file() else None
     plan = api.plan_training(config, device="cpu", work_dir=work_dir, overrides=overrides)
+    if before is not None and (retrain or before != dumped.read_text()):
+        aside = work_dir.with_name(work_dir.name + ".previous")
+        shutil.rmtree(aside, ignore_errors=True)
+        work_dir.rename(aside)
+        plan = api.plan_training(config, device="cpu", work_dir=work_dir, overrides=overrides)
     max_iters = int(plan.summary["max_iters"])
-    if not retrain and _finished(work_dir, max_iters) is not None:
+    if _finished(work_dir, max_iters) is not None:
         return api.collect_result(work_dir), False
-    if not retrain and latest_complete(work_dir) is not None:
+    if latest_complete(work_dir) is not None:
         plan = api.plan_training(
             config, device="cpu", work_dir=work_dir, resume=True, overrides=overrides
         )

@@ -30,10 +30,10 @@ def test_every_stage_written_with_meta_and_checks(exported, tiny_checkpoint):
         assert meta.schema_version == SCHEMA_VERSION and meta.opset == 16
         assert meta.checkpoint["sha256"] == sha256_file(tiny_checkpoint)
         assert meta.class_names[0] == "circle" and len(meta.class_names) == 6
-        assert meta.host["img_size"] == 256 and meta.host["pad_value"] == 114
+        assert meta.host["img_size"] == 192 and meta.host["pad_value"] == 114
         assert {"torch", "onnx", "mmdet"} <= set(meta.versions)
     image = metas["backbone"].graphs["model"].inputs[0]
-    assert image.name == "image" and image.shape == (1, 3, 256, 256)
+    assert image.name == "image" and image.shape == (1, 3, 192, 192)
     bbox = metas["roi"].graphs["bbox"]
     assert bbox.inputs[-1].shape == (1000, 5)  # test-time proposals
     assert [o.shape for o in bbox.outputs] == [(1000, 7), (1000, 24)]

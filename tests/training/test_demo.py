@@ -27,3 +27,9 @@ def test_demo_runs_every_step_and_reuses_the_training(cli_json, tiny_overrides, 
     result, again = cli_json("demo", "--work-dir", str(work), *sets)
     assert result.exit_code == 0, result.output
     assert not again["trained_now"]
+
+    # another config: the old run is moved aside, never resumed with the new settings
+    result, changed = cli_json("demo", "--work-dir", str(work), *sets, "--set", "train.lr=1e-4")
+    assert result.exit_code == 0, result.output
+    assert changed["trained_now"] and changed["train"]["resumed_from"] is None
+    assert (work / "train.previous" / "iter_3.pth").is_file()

@@ -32,6 +32,7 @@ def command(
     warmup: int = typer.Option(1, "--warmup", help="Untimed runs before timing."),
     repeat: int = typer.Option(1, "--repeat", help="Timed runs per image (median reported)."),
     device_id: int = DeviceIdOption,
+    show_thr: float = typer.Option(0.3, "--show-thr", help="Pictures draw scores from this up."),
     json_output: bool = JsonOption,
 ) -> None:
     """Detect objects with the exported stages and time every step."""
@@ -53,6 +54,7 @@ def command(
             backend_options(backend, device_id),
             record=compare,
             on_image=lambda i, p: step(f"{backend}: image {i + 1} {p.name}"),
+            show_thr=show_thr,
         )
     data = {
         "backend": backend,

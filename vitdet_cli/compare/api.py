@@ -216,21 +216,12 @@ def compare_runs(
 
 
 def _write(report: CompareReport, out: Path, run_a: InferRun, res_b: list[StagedResult]) -> None:
-    from vitdet_cli.report.pictures import draw_detections, save_picture, side_by_side
+    from vitdet_cli.report.pictures import save_picture, side_by_side
+    from vitdet_cli.runtime.infer import draw_result
 
     for path, a, b in list(zip(run_a.images, run_a.results, res_b))[:8]:
         image = read_image(path)
-        pics = [
-            draw_detections(
-                image,
-                r.result.boxes,
-                r.result.scores,
-                r.result.labels,
-                r.result.masks,
-                run_a.class_names,
-            )
-            for r in (a, b)
-        ]
+        pics = [draw_result(image, r, run_a.class_names) for r in (a, b)]
         pic = side_by_side(pics[0], pics[1], titles=report.names)
         report.pictures.append(save_picture(out / "compare" / f"{path.stem}.jpg", pic))
     report.report_file = write_json_atomic(out / "compare.json", report.to_dict(), indent=2)

@@ -12,6 +12,10 @@ from vitdet_cli.runtime.backends import get_backend
 from vitdet_cli.runtime.images import list_images, read_image
 from vitdet_cli.runtime.staged import StagedModel, StagedResult
 
+SHOW_THR = 0.3
+"""Pictures draw detections from this score up (MMDetection's visualiser default); results
+files keep everything above ``--score-thr``."""
+
 
 @dataclass
 class InferRun:
@@ -82,6 +86,7 @@ def infer(
     backend_options: Optional[dict] = None,
     record: bool = False,
     on_image: Optional[Callable[[int, Path], None]] = None,
+    show_thr: float = SHOW_THR,
 ) -> InferRun:
     """Run ``img`` (a file or folder) through the artifacts on ``backend``; with ``out``, write
     ``results.json`` and one picture per image under it."""
@@ -93,20 +98,26 @@ def infer(
         )
     run = InferRun(backend, images, results, stats, model.class_names)
     if out is not None:
-        write_outputs(run, Path(out))
+        write_outputs(run, Path(out), show_thr)
     return run
 
 
-def write_outputs(run: InferRun, out: Path) -> None:
-    """``results.json`` (all images) and ``vis/<stem>.jpg`` per image."""
-    from vitdet_cli.report.pictures import draw_detections, save_picture
+def draw_result(image, res: StagedResult, class_names: Sequence[str], show_thr: float = SHOW_THR):
+    """The picture of one result: masks, boxes and labels scoring at least ``show_thr``."""
+    from vitdet_cli.report.pictures import draw_detections
+
+    r = res.result
+    return draw_detections(image, r.boxes, r.scores, r.labels, r.masks, class_names, show_thr)
+
+
+def write_outputs(run: InferRun, out: Path, show_thr: float = SHOW_THR) -> None:
+    """``results.json`` (all images, every detection kept) and ``vis/<stem>.jpg`` per image
+    (detections scoring at least ``show_thr``)."""
+    from vitdet_cli.report.pictures import save_picture
 
     entries = []
     for image_id, (path, res) in enumerate(zip(run.images, run.results)):
         entries += detections_json(path, image_id, res, run.class_names)
-        r = res.result
-        picture = draw_detections(
-            read_image(path), r.boxes, r.scores, r.labels, r.masks, run.class_names
-        )
+        picture = draw_result(read_image(path), res, run.class_names, show_thr)
         run.pictures.append(save_picture(out / "vis" / f"{path.stem}.jpg", picture))
     run.results_file = write_json_atomic(out / "results.json", entries)

@@ -28,6 +28,21 @@ def prepare_process(kind: str) -> None:
     register_training_modules()
 
 
+def forget_visualizer(name: str) -> None:
+    """Drop mmengine's process-wide visualizer instance called ``name``.
+
+    mmengine keeps visualizers by name for the whole process; a second run in the same process
+    (``vitdet demo`` twice, tests) would otherwise write into the first run's log folder.
+    """
+    from mmengine.visualization import Visualizer
+
+    stack = [Visualizer]
+    while stack:
+        klass = stack.pop()
+        stack += klass.__subclasses__()
+        getattr(klass, "_instance_dict", {}).pop(name, None)
+
+
 def run(config_file: Path, kind: str, work_dir: Path, resume: Optional[Path] = None) -> None:
     """Train with the dumped mmengine config; ``resume`` continues from that checkpoint."""
     prepare_process(kind)
@@ -39,6 +54,8 @@ def run(config_file: Path, kind: str, work_dir: Path, resume: Optional[Path] = N
     if resume is not None:
         cfg.resume = True
         cfg.load_from = str(resume)
+    if cfg.get("visualizer"):
+        forget_visualizer(cfg.visualizer.get("name", "visualizer"))
     runner = Runner.from_cfg(cfg)
     runner.train()
 
