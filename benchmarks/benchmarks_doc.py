@@ -77,7 +77,7 @@ def bench_markdown(data: dict) -> str:
         lines.append("| backend | " + " | ".join(names) + " |")
         lines.append("|---|" + "---|" * len(names))
         for r in steps:
-            cells = [_fmt(r["timing"]["steps"].get(n, {}).get("median"), ".2f") for n in names]
+            cells = [_fmt(r["timing"]["steps"].get(n, {}).get("median_ms"), ".2f") for n in names]
             lines.append(f"| {r['backend']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -100,7 +100,7 @@ def main() -> None:
         f"{machine()}. No GPU or Ascend NPU was available, so `om` rows fail with the reason. "
         "Shared machines are noisy: compare numbers from one run only.\n",
         section(
-            "vit-tiny (the demo model, 256 px) on the synthetic val split",
+            "vit-tiny (the demo model, 192 px) on the synthetic val split",
             [
                 *VITDET,
                 "--json",
