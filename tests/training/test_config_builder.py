@@ -30,7 +30,7 @@ def test_tiny_config_values(tiny_overrides, tmp_path):
     assert cfg.optim_wrapper.constructor == "LayerDecayOptimizerConstructor"
     assert cfg.train_cfg.max_iters == 10 and cfg.launcher == "none"
     steps = cfg.param_scheduler[-1]
-    assert steps.milestones == [8, 10] and steps.gamma == 0.1  # 0.8 and 0.95 of 10 iterations
+    assert steps.milestones == [7, 9] and steps.gamma == 0.1  # 0.7 and 0.9 of 10 iterations
     assert cfg.val_evaluator.metric == ["bbox", "segm"]
 
 
