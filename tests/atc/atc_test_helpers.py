@@ -18,9 +18,9 @@ from vitdet_cli.export.meta import (
     GraphMeta,
     StageMeta,
     TensorSpec,
-    sha256_file,
     write_stage_meta,
 )
+from vitdet_cli.metafile import sha256_file
 
 NPU_SMI = Path(__file__).parents[1] / "fixtures" / "npu_smi"
 """Recorded ``npu-smi info`` tables."""

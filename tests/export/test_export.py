@@ -14,8 +14,8 @@ from vitdet_cli.export.meta import (
     STAGE_GRAPHS,
     read_all_metas,
     read_stage_meta,
-    sha256_file,
 )
+from vitdet_cli.metafile import sha256_file
 
 pytestmark = [pytest.mark.mmcv, pytest.mark.slow]
 

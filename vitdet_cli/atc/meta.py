@@ -6,14 +6,12 @@ version and the sha256 of every OM, so the om backend never runs a stale or trun
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
 from vitdet_cli.atomic import write_json_atomic
-from vitdet_cli.errors import VitdetError
-from vitdet_cli.export.meta import sha256_file
+from vitdet_cli.metafile import read_meta, verify_file
 
 SCHEMA_VERSION = 1
 ATC_META_NAME = "atc_meta.json"
@@ -100,29 +98,14 @@ def read_atc_meta(stage_dir: str | Path, verify: bool = True) -> AtcMeta:
     """Read a stage's ``atc_meta.json``; with ``verify``, check each OM file and its sha256."""
     stage_dir = Path(stage_dir)
     path = stage_dir / ATC_META_NAME
-    if not path.is_file():
-        raise VitdetError(f"{path} not found", hint=_HINT, code="atc_meta_missing")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise VitdetError(
-            f"{path} is not valid JSON: {exc}", hint=_HINT, code="atc_meta_invalid"
-        ) from None
-    version = data.get("schema_version") if isinstance(data, dict) else None
-    if not isinstance(version, int):
-        raise VitdetError(f"{path} has no schema_version", hint=_HINT, code="atc_meta_invalid")
-    if version > SCHEMA_VERSION:
-        raise VitdetError(
-            f"{path} has schema_version {version}; this vitdet reads up to {SCHEMA_VERSION}",
-            hint="upgrade vitdet-cli, or recompile with this version",
-            code="atc_meta_newer",
-        )
-    try:
-        meta = AtcMeta.from_dict(data)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise VitdetError(
-            f"{path} is missing or has a bad field: {exc}", hint=_HINT, code="atc_meta_invalid"
-        ) from None
+    meta = read_meta(
+        path,
+        SCHEMA_VERSION,
+        AtcMeta.from_dict,
+        hint=_HINT,
+        code="atc_meta",
+        newer_hint="upgrade vitdet-cli, or recompile with this version",
+    )
     if verify:
         for record in meta.graphs.values():
             verify_om(stage_dir / record.om, record.om_sha256, path)
@@ -131,13 +114,6 @@ def read_atc_meta(stage_dir: str | Path, verify: bool = True) -> AtcMeta:
 
 def verify_om(path: Path, sha256: str, meta_path: Optional[Path] = None) -> None:
     """Raise a clear error when an OM is absent or differs from the hash in its meta."""
-    where = f" (listed in {meta_path})" if meta_path else ""
-    if not path.is_file():
-        raise VitdetError(f"{path} not found{where}", hint=_HINT, code="om_missing")
-    actual = sha256_file(path)
-    if actual != sha256:
-        raise VitdetError(
-            f"{path} does not match its atc meta{where}: sha256 {actual[:12]}… != {sha256[:12]}…",
-            hint="the OM was replaced or truncated after compiling; " + _HINT,
-            code="om_hash_mismatch",
-        )
+    verify_file(
+        path, sha256, meta_path, _HINT, "om", "the OM was replaced or truncated after compiling"
+    )

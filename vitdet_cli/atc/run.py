@@ -29,7 +29,8 @@ from vitdet_cli.atc.diagnose import diagnose_log
 from vitdet_cli.atc.meta import ATC_META_NAME, AtcMeta, OmRecord, write_atc_meta
 from vitdet_cli.atomic import write_bytes_atomic
 from vitdet_cli.errors import VitdetError
-from vitdet_cli.export.meta import STAGE_GRAPHS, STAGES, StageMeta, read_stage_meta, sha256_file
+from vitdet_cli.export.meta import STAGE_GRAPHS, STAGES, StageMeta, read_stage_meta
+from vitdet_cli.metafile import sha256_file
 from vitdet_cli.platform import cann
 from vitdet_cli.platform.proc import log_tail, run_logged
 

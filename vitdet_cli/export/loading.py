@@ -14,7 +14,7 @@ from typing import Any, Optional
 from torch import nn
 
 from vitdet_cli.errors import VitdetError
-from vitdet_cli.export.meta import sha256_file
+from vitdet_cli.metafile import sha256_file
 
 CONFIG_NAME = "vitdet_config.py"
 

@@ -8,30 +8,21 @@ imports neither torch nor onnx: the deploy path reads metas on a bare inference 
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
 from vitdet_cli.atomic import write_json_atomic
 from vitdet_cli.errors import VitdetError
+from vitdet_cli.metafile import read_meta, verify_file
 
 SCHEMA_VERSION = 1
 META_NAME = "export_meta.json"
 STAGES = ("backbone", "rpn", "roi")
 """Stage directories in pipeline order."""
+_HINT = "run `vitdet export --checkpoint CKPT --out DIR` to (re)create the artifacts"
 STAGE_GRAPHS = {"backbone": ("model",), "rpn": ("model",), "roi": ("bbox", "mask")}
 """Graphs of each stage: ``export/<stage>/<graph>.onnx``."""
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -134,30 +125,14 @@ def read_stage_meta(stage_dir: str | Path, verify: bool = True) -> StageMeta:
     """Read and check a stage's meta; with ``verify``, also each graph file and its sha256."""
     stage_dir = Path(stage_dir)
     path = stage_dir / META_NAME
-    hint = "run `vitdet export --checkpoint CKPT --out DIR` to (re)create the artifacts"
-    if not path.is_file():
-        raise VitdetError(f"{path} not found", hint=hint, code="meta_missing")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise VitdetError(
-            f"{path} is not valid JSON: {exc}", hint=hint, code="meta_invalid"
-        ) from exc
-    version = data.get("schema_version") if isinstance(data, dict) else None
-    if not isinstance(version, int):
-        raise VitdetError(f"{path} has no schema_version", hint=hint, code="meta_invalid")
-    if version > SCHEMA_VERSION:
-        raise VitdetError(
-            f"{path} has schema_version {version}; this vitdet reads up to {SCHEMA_VERSION}",
-            hint="upgrade vitdet-cli, or re-export with this version",
-            code="meta_newer",
-        )
-    try:
-        meta = StageMeta.from_dict(data)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise VitdetError(
-            f"{path} is missing or has a bad field: {exc}", hint=hint, code="meta_invalid"
-        ) from exc
+    meta = read_meta(
+        path,
+        SCHEMA_VERSION,
+        StageMeta.from_dict,
+        hint=_HINT,
+        code="meta",
+        newer_hint="upgrade vitdet-cli, or re-export with this version",
+    )
     if verify:
         for graph in meta.graphs.values():
             verify_graph_file(stage_dir / graph.file, graph.sha256, path)
@@ -166,20 +141,8 @@ def read_stage_meta(stage_dir: str | Path, verify: bool = True) -> StageMeta:
 
 def verify_graph_file(path: Path, sha256: str, meta_path: Optional[Path] = None) -> None:
     """Raise a clear error when a graph file is absent or differs from the hash in its meta."""
-    where = f" (listed in {meta_path})" if meta_path else ""
-    if not path.is_file():
-        raise VitdetError(
-            f"{path} not found{where}",
-            hint="re-run `vitdet export`; the artifacts directory is incomplete",
-            code="graph_missing",
-        )
-    actual = sha256_file(path)
-    if actual != sha256:
-        raise VitdetError(
-            f"{path} does not match its meta{where}: sha256 {actual[:12]}… != {sha256[:12]}…",
-            hint="the file was truncated or replaced after export; re-run `vitdet export`",
-            code="graph_hash_mismatch",
-        )
+    changed = "the file was truncated or replaced after export"
+    verify_file(path, sha256, meta_path, _HINT, "graph", changed)
 
 
 def read_all_metas(artifacts: str | Path, verify: bool = True) -> dict[str, StageMeta]:

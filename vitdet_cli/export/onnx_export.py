@@ -19,7 +19,8 @@ from torch import nn
 
 from vitdet_cli.atomic import write_bytes_atomic
 from vitdet_cli.errors import VitdetError
-from vitdet_cli.export.meta import GraphMeta, TensorSpec, sha256_file
+from vitdet_cli.export.meta import GraphMeta, TensorSpec
+from vitdet_cli.metafile import sha256_file
 
 DEFAULT_OPSET = 16
 """The first opset whose ``RoiAlign`` has half-pixel (aligned) coordinates, i.e. exactly mmcv's
