@@ -1,4 +1,4 @@
-"""The deploy path must run on a bare inference box: numpy and cv2 only."""
+"""The deploy path must run on a bare inference box: numpy and cv2 only (pycocotools on use)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import json
 import subprocess
 import sys
 
-MODULES = [
+import pytest
+
+RUNTIME = [
     "vitdet_cli.runtime",
     "vitdet_cli.runtime.host",
     "vitdet_cli.runtime.host_config",
@@ -15,14 +17,27 @@ MODULES = [
     "vitdet_cli.runtime.postprocess",
     "vitdet_cli.runtime.masks",
     "vitdet_cli.runtime.policies",
+    "vitdet_cli.runtime.staged",
+    "vitdet_cli.runtime.infer",
+    "vitdet_cli.runtime.backends",
+    "vitdet_cli.runtime.backends.ort",
+    "vitdet_cli.export.meta",
 ]
-HEAVY = ["torch", "mmcv", "mmdet", "mmengine", "torchvision"]
+COMPARE = [
+    "vitdet_cli.compare",
+    "vitdet_cli.compare.tensors",
+    "vitdet_cli.compare.crops",
+    "vitdet_cli.compare.detections",
+    "vitdet_cli.compare.coco_eval",
+]
+HEAVY = ["torch", "mmcv", "mmdet", "mmengine", "torchvision", "pycocotools"]
 
 
-def test_runtime_imports_neither_torch_nor_openmmlab():
+@pytest.mark.parametrize("modules", [RUNTIME, COMPARE], ids=["runtime", "compare"])
+def test_deploy_modules_import_no_heavy_packages(modules):
     code = (
         "import importlib, json, sys\n"
-        f"for m in {MODULES!r}: importlib.import_module(m)\n"
+        f"for m in {modules!r}: importlib.import_module(m)\n"
         f"print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

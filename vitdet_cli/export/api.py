@@ -20,7 +20,13 @@ import numpy as np
 from vitdet_cli.errors import VitdetError
 from vitdet_cli.export.loading import TrainedModel, load_trained_model
 from vitdet_cli.export.meta import STAGE_GRAPHS, STAGES, GraphMeta, StageMeta, write_stage_meta
-from vitdet_cli.export.onnx_export import DEFAULT_OPSET, GraphCheck, check_graph, export_graph
+from vitdet_cli.export.onnx_export import (
+    DEFAULT_OPSET,
+    GraphCheck,
+    check_graph,
+    export_graph,
+    run_module,
+)
 from vitdet_cli.export.stages import ROI_LEVELS, input_names, output_names, stage_modules
 from vitdet_cli.runtime.boxes import pad_rois
 from vitdet_cli.runtime.host_config import HostConfig
@@ -99,9 +105,7 @@ def _stage_inputs(trained: TrainedModel, host: HostConfig, image: np.ndarray):
     rois = pad_rois(props.boxes, host.rpn_max_per_img)[0]
     roi_feats = list(feats[: len(ROI_LEVELS)])
     (box_out,) = yield "roi", "bbox", modules["roi", "bbox"], [*roi_feats, rois]
-    dets = bbox_postprocess(
-        props.boxes, box_out[0][: len(props)], box_out[1][: len(props)], host, meta
-    )
+    dets = bbox_postprocess(props.boxes, box_out[0], box_out[1], host, meta)  # pad rows ignored
     mask_rois = pad_rois(dets.boxes_net, host.rcnn_max_per_img)[0]
     yield "roi", "mask", modules["roi", "mask"], [*roi_feats, mask_rois]
 
@@ -127,7 +131,7 @@ def export_artifacts(
     if not 11 <= opset <= 18:
         raise VitdetError(
             f"opset {opset} is not supported",
-            hint="use 11–17 (CANN documents 11–15)",
+            hint="use 11–18 (16 and up export RoIAlign exactly; CANN 8 documents up to 18)",
             code="bad_opset",
             exit_code=2,
         )
@@ -160,12 +164,7 @@ def export_artifacts(
             checks.append(check)
             graphs[stage][graph] = gmeta
         else:
-            import torch
-
-            with torch.no_grad():
-                ref = module(*[torch.from_numpy(a) for a in inputs])
-            ref = [ref] if isinstance(ref, torch.Tensor) else list(ref)
-            ref = [r.numpy() for r in ref]
+            ref = run_module(module, inputs)
         seconds[stage] = seconds.get(stage, 0.0) + time.perf_counter() - t0
         try:
             item = flow.send((ref,))

@@ -121,6 +121,18 @@ def fold_constants(model_bytes: bytes, output_shapes: Sequence[tuple[int, ...]])
     return model.SerializeToString()
 
 
+def _tensors(arrays: Sequence[np.ndarray]) -> tuple[torch.Tensor, ...]:
+    return tuple(torch.from_numpy(np.ascontiguousarray(a)) for a in arrays)
+
+
+def run_module(module: nn.Module, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """A stage module run eagerly on numpy inputs; its outputs as a list of numpy arrays."""
+    with torch.no_grad():
+        out = module(*_tensors(inputs))
+    out = [out] if isinstance(out, torch.Tensor) else list(out)
+    return [o.detach().cpu().numpy() for o in out]
+
+
 def export_graph(
     module: nn.Module,
     inputs: Sequence[np.ndarray],
@@ -131,11 +143,8 @@ def export_graph(
 ) -> tuple[GraphMeta, list[np.ndarray]]:
     """Export ``module`` at the shapes of ``inputs`` to ``path``; return its meta and the
     PyTorch outputs for those inputs (the reference the ORT check compares against)."""
-    args = tuple(torch.from_numpy(np.ascontiguousarray(a)) for a in inputs)
-    with torch.no_grad():
-        ref = module(*args)
-    ref = [ref] if isinstance(ref, torch.Tensor) else list(ref)
-    ref_np = [r.detach().cpu().numpy() for r in ref]
+    args = _tensors(inputs)
+    ref_np = run_module(module, inputs)
     buf = io.BytesIO()
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
