@@ -58,6 +58,29 @@ def test_paper_recipe_and_lr_scaling(tmp_path, shapes_root, tiny_overrides):
     assert cfg.model.backbone.window_block_indexes == [0, 1, 3, 4, 6, 7, 9, 10]
     assert cfg.model.backbone.drop_path_rate == 0.1 and cfg.model.backbone.img_size == 1024
     assert cfg.env_cfg.dist_cfg.backend == "hccl"
+    # the paper's proposal and RoI sampling
+    assert cfg.model.train_cfg.rpn_proposal.nms_pre == 2000
+    assert cfg.model.train_cfg.rpn_proposal.max_per_img == 1000
+    assert cfg.model.train_cfg.rcnn.sampler.num == 512
+    assert cfg.model.test_cfg.rpn.max_per_img == 1000
+    assert cfg.model.roi_head.bbox_roi_extractor.roi_layer.sampling_ratio == 0
+
+
+def test_head_settings_override_the_preset(tiny_overrides, tmp_path):
+    sets = ["model.heads.rcnn_train_samples=32", "model.heads.rpn_test_proposals=77"]
+    sets += ["model.heads.roi_sampling_ratio=3"]
+    _, _, cfg = _build(tiny_overrides(iters=10) + sets, tmp_path)
+    assert cfg.model.train_cfg.rcnn.sampler.num == 32
+    assert cfg.model.test_cfg.rpn.nms_pre == cfg.model.test_cfg.rpn.max_per_img == 77
+    for extractor in ("bbox_roi_extractor", "mask_roi_extractor"):
+        assert cfg.model.roi_head[extractor].roi_layer.sampling_ratio == 3
+    # unset fields keep the preset's
+    from vitdet_cli.model.presets import get_preset
+
+    preset = get_preset("vit-tiny")
+    assert cfg.model.train_cfg.rpn_proposal.max_per_img == preset.rpn_train_proposals
+    with pytest.raises(Exception, match="rcnn_train_samples"):
+        load_config(TINY, ["model.heads.rcnn_train_samples=0"])
 
 
 def test_epochs_become_iterations(tiny_overrides, tmp_path):

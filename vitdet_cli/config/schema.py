@@ -27,6 +27,26 @@ def parse_device_list(value: object) -> object:
     return value
 
 
+class HeadsSection(Section):
+    """Proposal and RoI sampling of the Mask R-CNN heads; unset fields take the preset's."""
+
+    rpn_train_nms_pre: Optional[int] = Field(
+        None, ge=1, description="RPN boxes per level before NMS (training)."
+    )
+    rpn_train_proposals: Optional[int] = Field(
+        None, ge=1, description="Proposals per image after NMS (training)."
+    )
+    rcnn_train_samples: Optional[int] = Field(
+        None, ge=1, description="RoIs sampled per image for the box/mask heads."
+    )
+    rpn_test_proposals: Optional[int] = Field(
+        None, ge=1, description="Proposals per image at test time (the RoI graph's RoI count)."
+    )
+    roi_sampling_ratio: Optional[int] = Field(
+        None, ge=0, description="RoIAlign samples per bin side; 0 = adaptive."
+    )
+
+
 class ModelSection(Section):
     preset: str = Field("vit-b", description="Model preset: vit-b, vit-l, vit-h or vit-tiny.")
     num_classes: Optional[int] = Field(None, ge=1, description="Taken from the data when unset.")
@@ -36,6 +56,7 @@ class ModelSection(Section):
     )
     drop_path_rate: Optional[float] = Field(None, ge=0.0, lt=1.0)
     with_cp: bool = Field(False, description="Activation checkpointing in the backbone.")
+    heads: HeadsSection = Field(default_factory=HeadsSection)
 
     @field_validator("preset")
     @classmethod

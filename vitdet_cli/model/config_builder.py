@@ -88,11 +88,11 @@ def _sampler(num: int, pos_fraction: float, add_gt: bool) -> dict:
     )
 
 
-def _roi_extractor(size: int, channels: int) -> dict:
-    """RoIAlign (aligned, adaptive sampling) over the four finest pyramid levels."""
+def _roi_extractor(size: int, channels: int, sampling_ratio: int) -> dict:
+    """RoIAlign (aligned; 0 = adaptive sampling) over the four finest pyramid levels."""
     return dict(
         type="SingleRoIExtractor",
-        roi_layer=dict(type="RoIAlign", output_size=size, sampling_ratio=0),
+        roi_layer=dict(type="RoIAlign", output_size=size, sampling_ratio=sampling_ratio),
         out_channels=channels,
         featmap_strides=STRIDES[:4],
     )
@@ -103,6 +103,7 @@ def model_cfg(exp: ExperimentConfig, num_classes: int) -> dict:
     from vitdet_cli.model.presets import NECK_NORM_CFG, get_preset
 
     preset = get_preset(exp.model.preset)
+    heads = preset.head_settings(**exp.model.heads.model_dump())
     img = exp.model.img_size or preset.img_size
     backbone = dict(type="ViT", **preset.backbone_kwargs(img_size=img))
     if exp.model.drop_path_rate is not None:
@@ -142,7 +143,7 @@ def model_cfg(exp: ExperimentConfig, num_classes: int) -> dict:
         ),
         roi_head=dict(
             type="StandardRoIHead",
-            bbox_roi_extractor=_roi_extractor(7, ch),
+            bbox_roi_extractor=_roi_extractor(7, ch, heads["roi_sampling_ratio"]),
             bbox_head=dict(
                 type="Shared4Conv1FCBBoxHead",
                 in_channels=ch,
@@ -160,7 +161,7 @@ def model_cfg(exp: ExperimentConfig, num_classes: int) -> dict:
                 loss_cls=dict(type="CrossEntropyLoss", use_sigmoid=False, loss_weight=1.0),
                 loss_bbox=dict(type="L1Loss", loss_weight=1.0),
             ),
-            mask_roi_extractor=_roi_extractor(14, ch),
+            mask_roi_extractor=_roi_extractor(14, ch, heads["roi_sampling_ratio"]),
             mask_head=dict(
                 type="FCNMaskHead",
                 num_convs=4,
@@ -180,14 +181,14 @@ def model_cfg(exp: ExperimentConfig, num_classes: int) -> dict:
                 debug=False,
             ),
             rpn_proposal=dict(
-                nms_pre=preset.rpn_train_nms_pre,
-                max_per_img=preset.rpn_train_proposals,
+                nms_pre=heads["rpn_train_nms_pre"],
+                max_per_img=heads["rpn_train_proposals"],
                 nms=dict(type="nms", iou_threshold=0.7),
                 min_bbox_size=0,
             ),
             rcnn=dict(
                 assigner=_assigner(0.5, 0.5, 0.5),
-                sampler=_sampler(preset.rcnn_train_samples, 0.25, add_gt=True),
+                sampler=_sampler(heads["rcnn_train_samples"], 0.25, add_gt=True),
                 mask_size=28,
                 pos_weight=-1,
                 debug=False,
@@ -195,8 +196,8 @@ def model_cfg(exp: ExperimentConfig, num_classes: int) -> dict:
         ),
         test_cfg=dict(
             rpn=dict(
-                nms_pre=1000,
-                max_per_img=1000,
+                nms_pre=heads["rpn_test_proposals"],
+                max_per_img=heads["rpn_test_proposals"],
                 nms=dict(type="nms", iou_threshold=0.7),
                 min_bbox_size=0,
             ),

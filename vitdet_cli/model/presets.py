@@ -46,7 +46,27 @@ class ViTDetPreset:
     rpn_train_nms_pre: int = 2000
     rpn_train_proposals: int = 1000
     rcnn_train_samples: int = 512
+    #: test time: proposals kept after the RPN's NMS (the RoI graph's static RoI count)
+    rpn_test_proposals: int = 1000
+    #: RoIAlign samples per bin side; 0 = adaptive ceil(roi_size / output_size), as the paper
+    roi_sampling_ratio: int = 0
     description: str = ""
+
+    def head_settings(self, **overrides: int | None) -> dict[str, int]:
+        """The sampling fields above, with the non-``None`` ``overrides`` applied."""
+        names = (
+            "rpn_train_nms_pre",
+            "rpn_train_proposals",
+            "rcnn_train_samples",
+            "rpn_test_proposals",
+            "roi_sampling_ratio",
+        )
+        unknown = set(overrides) - set(names)
+        if unknown:
+            raise TypeError(f"unknown head settings: {sorted(unknown)}")
+        settings = {name: getattr(self, name) for name in names}
+        settings.update({k: int(v) for k, v in overrides.items() if v is not None})
+        return settings
 
     @property
     def num_layers(self) -> int:
