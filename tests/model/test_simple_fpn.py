@@ -7,7 +7,9 @@ import torch
 import torch.nn.functional as F
 
 from vitdet_cli.errors import ConfigError
-from vitdet_cli.model.simple_fpn import LN2d, SimpleFPN, pyramid_channels
+from vitdet_cli.model.presets import get_preset
+from vitdet_cli.model.pyramid import pyramid_channels
+from vitdet_cli.model.simple_fpn import LN2d, SimpleFPN
 
 
 def test_ln2d_matches_layer_norm_over_channels():
@@ -64,6 +66,23 @@ def test_stage_layout_per_scale():
         ["MaxPool2d"],
     ]
     assert neck.lateral_convs[0].conv.bias is None  # a norm follows, as ConvModule(bias='auto')
+
+
+def test_patch_8_preset_gives_the_same_strides():
+    from dataclasses import replace
+
+    preset = replace(get_preset("vit-tiny"), patch_size=8)
+    assert preset.fpn_scale_factors == (2.0, 1.0, 0.5, 0.25)
+    assert preset.fpn_in_channels == [96, 192, 192, 192]
+    neck = SimpleFPN(**preset.neck_kwargs()).eval()
+    kinds = [[type(m).__name__ for m in getattr(neck, f"fpn{i}")] for i in range(1, 5)]
+    assert kinds == [["ConvTranspose2d"], ["Identity"], ["MaxPool2d"], ["MaxPool2d"]]
+    x = torch.randn(1, 192, 16, 16)  # a stride-8 map of a 128 px image
+    with torch.no_grad():
+        outs = neck(x)
+    assert [o.shape[-1] for o in outs] == [32, 16, 8, 4, 2]  # strides 4, 8, 16, 32, 64
+    torch.testing.assert_close(neck.fpn4(x), F.max_pool2d(x, 4))
+    assert get_preset("vit-b").fpn_scale_factors == (4.0, 2.0, 1.0, 0.5)
 
 
 def test_other_norms_and_errors():

@@ -97,7 +97,8 @@ def test_cpu_ddp_wrapper_has_no_device_ids(tiny_overrides, tmp_path):
     assert cfg.env_cfg.dist_cfg.backend == "gloo"
 
 
-def test_built_config_builds_and_predicts_in_mmdet(tiny_overrides, tmp_path):
+@pytest.mark.parametrize("extra", [[], ["model.patch_size=8"]], ids=["patch16", "patch8"])
+def test_built_config_builds_and_predicts_in_mmdet(tiny_overrides, tmp_path, extra):
     import torch
     from mmdet.registry import MODELS
     from mmdet.structures import DetDataSample
@@ -107,7 +108,7 @@ def test_built_config_builds_and_predicts_in_mmdet(tiny_overrides, tmp_path):
 
     register_modules()
     init_default_scope("mmdet")
-    _, _, cfg = _build(tiny_overrides(), tmp_path)
+    _, _, cfg = _build(tiny_overrides() + extra, tmp_path)
     model = MODELS.build(cfg.model).eval()
     sample = DetDataSample(
         metainfo=dict(

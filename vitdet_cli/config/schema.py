@@ -54,6 +54,9 @@ class ModelSection(Section):
     img_size: Optional[int] = Field(
         None, ge=64, le=4096, description="Square input; preset's if unset."
     )
+    patch_size: Optional[int] = Field(
+        None, ge=4, le=32, description="ViT patch side (16 in every paper size); preset's if unset."
+    )
     drop_path_rate: Optional[float] = Field(None, ge=0.0, lt=1.0)
     with_cp: bool = Field(False, description="Activation checkpointing in the backbone.")
     heads: HeadsSection = Field(default_factory=HeadsSection)

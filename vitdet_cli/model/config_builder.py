@@ -7,7 +7,7 @@ schedule is the paper's LSJ recipe scaled to the run's length and total batch.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Optional
 
@@ -103,6 +103,8 @@ def model_cfg(exp: ExperimentConfig, num_classes: int) -> dict:
     from vitdet_cli.model.presets import NECK_NORM_CFG, get_preset
 
     preset = get_preset(exp.model.preset)
+    if exp.model.patch_size is not None:
+        preset = replace(preset, patch_size=exp.model.patch_size)
     heads = preset.head_settings(**exp.model.heads.model_dump())
     img = exp.model.img_size or preset.img_size
     backbone = dict(type="ViT", **preset.backbone_kwargs(img_size=img))

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from vitdet_cli.errors import ConfigError
+from vitdet_cli.model.pyramid import pyramid_channels
 
 #: Backbone LayerNorm: eps 1e-6 as detectron2 (MMDetection's config path gives 1e-5).
 BACKBONE_NORM_CFG: dict[str, Any] = {"type": "LN", "eps": 1e-6, "requires_grad": True}
@@ -84,10 +85,15 @@ class ViTDetPreset:
         return self.img_size // self.patch_size
 
     @property
+    def fpn_scale_factors(self) -> tuple[float, ...]:
+        """SimpleFPN rescaling of the stride-``patch_size`` map to strides 4, 8, 16, 32:
+        ``(4, 2, 1, 0.5)`` for patch 16, ``(2, 1, 0.5, 0.25)`` for patch 8."""
+        return tuple(self.patch_size / stride for stride in (4, 8, 16, 32))
+
+    @property
     def fpn_in_channels(self) -> list[int]:
-        """SimpleFPN ``in_channels``: ``[d/4, d/2, d, d]`` for scales 4, 2, 1, 0.5."""
-        d = self.embed_dim
-        return [d // 4, d // 2, d, d]
+        """SimpleFPN ``in_channels``: ``[d/4, d/2, d, d]`` for patch 16 (scales 4, 2, 1, 0.5)."""
+        return pyramid_channels(self.embed_dim, self.fpn_scale_factors)
 
     def backbone_kwargs(self, img_size: int | None = None) -> dict[str, Any]:
         """ViT arguments; ``img_size`` overrides the training input size (it sizes the
@@ -115,6 +121,7 @@ class ViTDetPreset:
             "in_channels": self.fpn_in_channels,
             "out_channels": self.fpn_out_channels,
             "num_outs": 5,
+            "scale_factors": list(self.fpn_scale_factors),
             "norm_cfg": dict(NECK_NORM_CFG),
         }
 

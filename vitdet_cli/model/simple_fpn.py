@@ -7,7 +7,6 @@ Names follow MMDetection's ``projects/ViTDet`` ``SimpleFPN`` so its checkpoints 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -18,6 +17,7 @@ from torch import Tensor, nn
 
 from vitdet_cli.errors import ConfigError
 from vitdet_cli.model.layers import build_activation, set_requires_grad, split_cfg
+from vitdet_cli.model.pyramid import log2_scale, pyramid_channels
 
 #: LN2d epsilon when a cfg gives none: 1e-6 as detectron2 (see ``vit.DEFAULT_LN_EPS``).
 DEFAULT_LN2D_EPS = 1e-6
@@ -120,43 +120,14 @@ class ConvNorm(nn.Module):
         return x
 
 
-def pyramid_channels(backbone_channel: int, scale_factors: Sequence[float]) -> list[int]:
-    """Channels of each rescaled map: halved per 2x upsampling, kept for downsampling.
-
-    ``pyramid_channels(768, (4, 2, 1, 0.5)) == [192, 384, 768, 768]``.
-    """
-    channels = []
-    for scale in scale_factors:
-        steps = _log2_scale(scale)
-        dim = backbone_channel >> steps if steps > 0 else backbone_channel
-        if steps > 0 and dim << steps != backbone_channel:
-            raise ConfigError(
-                f"backbone_channel={backbone_channel} cannot be halved {steps} times "
-                f"for scale {scale:g}",
-                hint="use an embed dim divisible by the largest upsampling scale",
-            )
-        channels.append(dim)
-    return channels
-
-
-def _log2_scale(scale: float) -> int:
-    steps = math.log2(scale) if scale > 0 else float("nan")
-    if not math.isfinite(steps) or steps != round(steps) or steps < -1:
-        raise ConfigError(
-            f"unsupported pyramid scale factor {scale!r}",
-            hint="use powers of two from 0.5 up, e.g. scale_factors=(4, 2, 1, 0.5)",
-        )
-    return round(steps)
-
-
 def _rescale_stage(scale: float, dim: int, norm_cfg: Mapping[str, Any] | None) -> nn.Sequential:
     """Layers that bring the backbone map to ``scale``: 2x2 stride-2 deconvs (LN2d + GELU
-    between them), identity, or a 2x2 max-pool."""
-    steps = _log2_scale(scale)
+    between them), identity, or one max-pool of side ``1 / scale``."""
+    steps = log2_scale(scale)
     if steps == 0:
         return nn.Sequential(nn.Identity())
     if steps < 0:
-        return nn.Sequential(nn.MaxPool2d(kernel_size=2, stride=2))
+        return nn.Sequential(nn.MaxPool2d(kernel_size=2**-steps, stride=2**-steps))
     layers: list[nn.Module] = []
     for step in range(steps):
         if step > 0:
