@@ -93,6 +93,11 @@ def test_missed_object(ann_file):
     m = coco_evaluate(ann_file, perfect_results(ann_file, drop=2))
     for task in ("bbox", "segm"):
         assert 0.0 < m[task]["mAP"] < 1.0
+        per_class = m["per_class"][task]
+        assert per_class["c3"] == pytest.approx(1.0)
+        # c7: one of its two objects found, at full precision → 51 of 101 recall points
+        assert per_class["c7"] == pytest.approx(51 / 101)
+        assert m[task]["mAP"] == pytest.approx((per_class["c3"] + per_class["c7"]) / 2)
 
 
 def test_empty_results(ann_file):

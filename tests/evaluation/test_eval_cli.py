@@ -20,6 +20,7 @@ def test_eval_table(cli, exported, synth_val) -> None:
     assert res.exit_code == 0, res.output
     assert "COCO mAP: onnxruntime (2 images" in res.stdout
     assert "segm" in res.stdout and "evaluator: pycocotools COCOeval" in res.stdout
+    assert "AP per class: onnxruntime" in res.stdout and "ring" in res.stdout
 
 
 def test_eval_json_with_unavailable_backend(cli_json, exported, synth_val) -> None:
@@ -42,6 +43,8 @@ def test_eval_json_with_unavailable_backend(cli_json, exported, synth_val) -> No
     ort, om = data["results"]
     assert ort["ok"] and ort["backend"] == "onnxruntime" and ort["images"] == 1
     assert set(ort["bbox"]) == {"mAP", "mAP_50", "mAP_75", "mAP_s", "mAP_m", "mAP_l"}
+    assert set(ort["per_class"]) == {"bbox", "segm"}
+    assert list(ort["per_class"]["bbox"])[0] == "circle"
     assert not om["ok"] and om["backend"] == "om" and "not usable here" in om["error"]
     assert data["data"] == str(ann) and data["default_data"] is False
 

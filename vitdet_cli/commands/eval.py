@@ -32,7 +32,7 @@ def _check_source(artifacts: Optional[Path], checkpoint: Optional[Path], backend
 
 def _render(data: dict) -> None:
     from vitdet_cli.evaluation import flat_metrics
-    from vitdet_cli.report.tables import metrics_table
+    from vitdet_cli.report.tables import metrics_table, per_class_table
 
     for res in data["results"]:
         if not res.get("ok", True):
@@ -42,6 +42,9 @@ def _render(data: dict) -> None:
             continue
         title = f"COCO mAP: {res['backend']} ({res['images']} images, {res['seconds']:.1f}s)"
         console.print(metrics_table(flat_metrics(res), title=title))
+        if res.get("per_class"):
+            title = f"AP per class: {res['backend']}"
+            console.print(per_class_table(res["per_class"], title=title))
         for warning in res.get("warnings", []):
             console.print(f"[yellow]warning:[/yellow] {warning}")
     evaluators = {r["evaluator"] for r in data["results"] if "evaluator" in r}

@@ -65,6 +65,19 @@ def _stats(values: Optional[Sequence[float]]) -> dict[str, Optional[float]]:
     return {n: (None if v == -1 else float(v)) for n, v in zip(STAT_NAMES, values)}
 
 
+def _per_class_ap(ev) -> dict[str, Optional[float]]:
+    """AP (IoU .50:.95, all areas, 100 detections) per category name, as MMDetection's
+    ``classwise`` table; None for a category with no ground truth in the images."""
+    precision = ev.eval["precision"]  # [IoU thr, recall thr, category, area range, max dets]
+    names = [c["name"] for c in ev.cocoGt.loadCats(ev.params.catIds)]
+    out: dict[str, Optional[float]] = {}
+    for k, name in enumerate(names):
+        values = precision[:, :, k, 0, -1]
+        values = values[values > -1]
+        out[name] = float(values.mean()) if values.size else None
+    return out
+
+
 def _check_results(results: list[dict], iou_types: Sequence[str], known: set) -> None:
     unknown = sorted({r["image_id"] for r in results} - known)
     if unknown:
@@ -94,7 +107,8 @@ def coco_evaluate(
     """mAP of ``results`` against ``ann_file`` on ``img_ids`` (default: images in results).
 
     Returns ``{"bbox": {mAP, mAP_50, mAP_75, mAP_s, mAP_m, mAP_l}, "segm": {...},
-    "num_images", "num_results", "evaluator": "pycocotools COCOeval <version>"}``; a metric
+    "per_class": {"bbox": {name: AP}, ...}, "num_images", "num_results",
+    "evaluator": "pycocotools COCOeval <version>"}``; a metric
     is None where COCOeval reports -1 (no ground truth in that area range). With no
     results and no ``img_ids`` every metric is 0.0. COCOeval's printing is suppressed unless
     ``verbose``. VitdetError for a missing or invalid annotation file.
@@ -109,7 +123,7 @@ def coco_evaluate(
         gt.createIndex()
     _check_results(results, iou_types, set(gt.getImgIds()))
     ids = sorted({r["image_id"] for r in results}) if img_ids is None else list(img_ids)
-    out: dict = {}
+    out: dict = {"per_class": {}}
     for iou_type in iou_types:
         stats = None
         if ids:
@@ -121,6 +135,7 @@ def coco_evaluate(
                 ev.accumulate()
                 ev.summarize()
             stats = ev.stats[: len(STAT_NAMES)].tolist()
+            out["per_class"][iou_type] = _per_class_ap(ev)
         out[iou_type] = _stats(stats)
     out["num_images"] = len(ids)
     out["num_results"] = len(results)

@@ -38,6 +38,19 @@ def metrics_table(metrics: dict, title: str = "COCO mAP") -> Table:
     return table
 
 
+def per_class_table(per_class: dict, title: str = "AP per class") -> Table:
+    """Class rows × one AP column per task (``{"bbox": {name: AP}, "segm": {...}}``)."""
+    tasks = [t for t in ("bbox", "segm") if per_class.get(t)]
+    table = Table(title=title)
+    table.add_column("class")
+    for task in tasks:
+        table.add_column(f"{task} AP", justify="right")
+    names = list(per_class[tasks[0]]) if tasks else []
+    for name in names:
+        table.add_row(name, *(_num(per_class[t].get(name), ".3f") for t in tasks))
+    return table
+
+
 def _num(v: object, fmt: str = ".3g") -> str:
     """A number for a table cell; None (not computed) as "-"."""
     if v is None:
