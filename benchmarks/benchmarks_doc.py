@@ -1,7 +1,7 @@
 """Regenerate docs/benchmarks.md: `vitdet bench` tables for vit-tiny and ViT-B at 1024 on this
 machine, plus the deploy fidelity and speed figures, with date, machine and commands.
 
-    .venv/bin/python benchmarks/benchmarks_doc.py [--out docs/benchmarks.md] [--skip-vitb]
+    .venv/bin/python benchmarks/benchmarks_doc.py [--out FILE] [--skip-vitb | --reuse-vitb]
 
 Needs `vitdet demo` to have run (outputs/demo/artifacts, data/synthetic_shapes). The ViT-B
 artifacts are made by benchmarks/deploy_speed.py (random weights; timing does not depend on
@@ -82,6 +82,37 @@ def bench_markdown(data: dict) -> str:
     return "\n".join(lines)
 
 
+def training_section(demo: Path = Path("outputs/demo")) -> str:
+    """The demo's training run, from its summary and metrics log (as `vitdet demo` measured it)."""
+    summary = json.loads((demo / "demo_summary.json").read_text())
+    lines = (demo / "train" / "metrics.jsonl").read_text().splitlines()
+    rows = [json.loads(line) for line in lines]
+    train = [r for r in rows if r["mode"] == "train"]
+    its = (train[-1]["iter"] - train[0]["iter"]) / (train[-1]["time"] - train[0]["time"])
+    m = summary["train"]["final_metrics"]
+    return (
+        "## Training: the demo run (vit-tiny, synthetic shapes, CPU)\n\n"
+        "From `outputs/demo/demo_summary.json` of the last `make demo` (`vitdet demo`) on this "
+        "machine; `benchmarks/train_tiny_shapes.py` runs the same training on its own.\n\n"
+        "| iterations | training s | it/s | bbox mAP | bbox mAP_50 | segm mAP |\n"
+        "|---|---|---|---|---|---|\n"
+        f"| {m['iter']} | {summary['seconds']['train']:.0f} | {its:.2f} | "
+        f"{m['coco/bbox_mAP']:.3f} | {m['coco/bbox_mAP_50']:.3f} | {m['coco/segm_mAP']:.3f} |\n"
+    )
+
+
+def previous_vitb(out: Path) -> list[str]:
+    """The ViT-B sections of an earlier ``out`` (they take minutes and do not depend on the
+    demo model), labelled with that file's generation line."""
+    old = out.read_text() if out.is_file() else ""
+    start, end = old.find("## ViT-B at 1024"), old.find("## Host steps")
+    if start < 0 or end < start:
+        raise SystemExit(f"--reuse-vitb: no ViT-B sections in {out}; run without it")
+    generated = next((ln for ln in old.splitlines() if ln.startswith("Generated ")), "")
+    note = f"*ViT-B sections kept from the previous generation: {generated[:60]}…*\n\n"
+    return [note + old[start:end].rstrip() + "\n"]
+
+
 def section(title: str, argv: list[str]) -> str:
     data = json.loads(run(argv))
     cmd = "vitdet " + " ".join(argv[len(VITDET) :])
@@ -92,6 +123,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"))
     ap.add_argument("--skip-vitb", action="store_true")
+    ap.add_argument("--reuse-vitb", action="store_true", help="keep the ViT-B sections of --out")
     args = ap.parse_args()
     ann = SYNTH / "annotations" / "instances_val.json"
     parts = [
@@ -99,6 +131,7 @@ def main() -> None:
         f"Generated {datetime.date.today().isoformat()} by `benchmarks/benchmarks_doc.py` on: "
         f"{machine()}. No GPU or Ascend NPU was available, so `om` rows fail with the reason. "
         "Shared machines are noisy: compare numbers from one run only.\n",
+        training_section(),
         section(
             "vit-tiny (the demo model, 192 px) on the synthetic val split",
             [
@@ -124,7 +157,9 @@ def main() -> None:
     ]
     fidelity = run([sys.executable, "benchmarks/deploy_fidelity.py"])
     parts.append(f"## Fidelity (ONNX Runtime vs PyTorch)\n\n```\n{fidelity.strip()}\n```\n")
-    if not args.skip_vitb:
+    if args.reuse_vitb:
+        parts += previous_vitb(args.out)
+    elif not args.skip_vitb:
         speed = run([sys.executable, "benchmarks/deploy_speed.py", "--work", str(SPEED_WORK)])
         parts.append(f"## ViT-B at 1024: staged ONNX Runtime vs PyTorch eager\n\n"
                      f"`benchmarks/deploy_speed.py`:\n\n```\n{speed.strip()}\n```\n")  # fmt: skip
