@@ -74,10 +74,7 @@ class OrtBackend(Backend):
     def open(self, artifacts: Path, stage: str, graph: str, meta: GraphMeta) -> OrtSession:
         path = Path(artifacts) / "export" / stage / meta.file
         verify_graph_file(path, meta.sha256)
-        opts = self._ort.SessionOptions()
-        opts.log_severity_level = 3
-        if self.threads:
-            opts.intra_op_num_threads = self.threads
+        opts = session_options(self._ort, self.threads)
         try:
             session = self._ort.InferenceSession(str(path), opts, providers=list(self.providers))
         except Exception as exc:  # a graph ORT cannot load
@@ -87,6 +84,18 @@ class OrtBackend(Backend):
                 code="graph_invalid",
             ) from exc
         return OrtSession(stage, graph, meta, session)
+
+
+def session_options(ort, threads: int = 0):
+    """Options for one stage's session. Intra-op threads do not spin while idle: the stages run
+    one after another, each with its own pool, and spinning pools of the idle sessions took the
+    cores from the busy one (measured on 2 cores: vit-tiny pipeline 250 → 110 ms per image)."""
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if threads:
+        opts.intra_op_num_threads = threads
+    return opts
 
 
 def device_of(providers: Optional[Sequence[str]]) -> str:
