@@ -74,8 +74,13 @@ def test_head_settings_override_the_preset(tiny_overrides, tmp_path):
     assert cfg.model.test_cfg.rpn.nms_pre == cfg.model.test_cfg.rpn.max_per_img == 77
     for extractor in ("bbox_roi_extractor", "mask_roi_extractor"):
         assert cfg.model.roi_head[extractor].roi_layer.sampling_ratio == 3
-    # unset fields keep the preset's
-    from vitdet_cli.model.presets import get_preset
+    # unset fields keep the preset's; every heads field names a preset field
+    from dataclasses import fields
+
+    from vitdet_cli.config.schema import HeadsSection
+    from vitdet_cli.model.presets import ViTDetPreset, get_preset
+
+    assert set(HeadsSection.model_fields) <= {f.name for f in fields(ViTDetPreset)}
 
     preset = get_preset("vit-tiny")
     assert cfg.model.train_cfg.rpn_proposal.max_per_img == preset.rpn_train_proposals

@@ -102,10 +102,11 @@ def model_cfg(exp: ExperimentConfig, num_classes: int) -> dict:
     """The Mask R-CNN dict: ViT + SimpleFPN + RPN + Shared4Conv1FC box head + FCN mask head."""
     from vitdet_cli.model.presets import NECK_NORM_CFG, get_preset
 
-    preset = get_preset(exp.model.preset)
+    # the config's patch size and head settings, where given, replace the preset's
+    given = {k: v for k, v in exp.model.heads.model_dump().items() if v is not None}
     if exp.model.patch_size is not None:
-        preset = replace(preset, patch_size=exp.model.patch_size)
-    heads = preset.head_settings(**exp.model.heads.model_dump())
+        given["patch_size"] = exp.model.patch_size
+    preset = replace(get_preset(exp.model.preset), **given)
     img = exp.model.img_size or preset.img_size
     backbone = dict(type="ViT", **preset.backbone_kwargs(img_size=img))
     if exp.model.drop_path_rate is not None:
@@ -145,7 +146,7 @@ def model_cfg(exp: ExperimentConfig, num_classes: int) -> dict:
         ),
         roi_head=dict(
             type="StandardRoIHead",
-            bbox_roi_extractor=_roi_extractor(7, ch, heads["roi_sampling_ratio"]),
+            bbox_roi_extractor=_roi_extractor(7, ch, preset.roi_sampling_ratio),
             bbox_head=dict(
                 type="Shared4Conv1FCBBoxHead",
                 in_channels=ch,
@@ -163,7 +164,7 @@ def model_cfg(exp: ExperimentConfig, num_classes: int) -> dict:
                 loss_cls=dict(type="CrossEntropyLoss", use_sigmoid=False, loss_weight=1.0),
                 loss_bbox=dict(type="L1Loss", loss_weight=1.0),
             ),
-            mask_roi_extractor=_roi_extractor(14, ch, heads["roi_sampling_ratio"]),
+            mask_roi_extractor=_roi_extractor(14, ch, preset.roi_sampling_ratio),
             mask_head=dict(
                 type="FCNMaskHead",
                 num_convs=4,
@@ -183,14 +184,14 @@ def model_cfg(exp: ExperimentConfig, num_classes: int) -> dict:
                 debug=False,
             ),
             rpn_proposal=dict(
-                nms_pre=heads["rpn_train_nms_pre"],
-                max_per_img=heads["rpn_train_proposals"],
+                nms_pre=preset.rpn_train_nms_pre,
+                max_per_img=preset.rpn_train_proposals,
                 nms=dict(type="nms", iou_threshold=0.7),
                 min_bbox_size=0,
             ),
             rcnn=dict(
                 assigner=_assigner(0.5, 0.5, 0.5),
-                sampler=_sampler(heads["rcnn_train_samples"], 0.25, add_gt=True),
+                sampler=_sampler(preset.rcnn_train_samples, 0.25, add_gt=True),
                 mask_size=28,
                 pos_weight=-1,
                 debug=False,
@@ -198,8 +199,8 @@ def model_cfg(exp: ExperimentConfig, num_classes: int) -> dict:
         ),
         test_cfg=dict(
             rpn=dict(
-                nms_pre=heads["rpn_test_proposals"],
-                max_per_img=heads["rpn_test_proposals"],
+                nms_pre=preset.rpn_test_proposals,
+                max_per_img=preset.rpn_test_proposals,
                 nms=dict(type="nms", iou_threshold=0.7),
                 min_bbox_size=0,
             ),

@@ -53,22 +53,6 @@ class ViTDetPreset:
     roi_sampling_ratio: int = 0
     description: str = ""
 
-    def head_settings(self, **overrides: int | None) -> dict[str, int]:
-        """The sampling fields above, with the non-``None`` ``overrides`` applied."""
-        names = (
-            "rpn_train_nms_pre",
-            "rpn_train_proposals",
-            "rcnn_train_samples",
-            "rpn_test_proposals",
-            "roi_sampling_ratio",
-        )
-        unknown = set(overrides) - set(names)
-        if unknown:
-            raise TypeError(f"unknown head settings: {sorted(unknown)}")
-        settings = {name: getattr(self, name) for name in names}
-        settings.update({k: int(v) for k, v in overrides.items() if v is not None})
-        return settings
-
     @property
     def num_layers(self) -> int:
         """Depth, as ``paramwise_cfg.num_layers`` of the layer-decay constructor."""
