@@ -9,9 +9,9 @@ from atc_test_helpers import NPU_SMI, UNSUPPORTED_LOG
 
 from vitdet_cli.atc.diagnose import diagnose_log
 from vitdet_cli.atc.meta import ATC_META_NAME, read_atc_meta
-from vitdet_cli.atc.run import compile_artifacts, parse_stages
+from vitdet_cli.atc.run import compile_artifacts
 from vitdet_cli.errors import VitdetError
-from vitdet_cli.export.meta import read_stage_meta
+from vitdet_cli.export.meta import parse_stages, read_stage_meta
 from vitdet_cli.metafile import sha256_file
 from vitdet_cli.platform import cann
 

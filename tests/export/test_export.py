@@ -146,3 +146,12 @@ def test_checkpoint_that_does_not_fit_the_config(tiny_checkpoint, tmp_path):
         export_artifacts(tiny_checkpoint, cfg, tmp_path / "out")
     assert "--config" in exc.value.hint
     assert not (tmp_path / "out" / "export" / "backbone" / "export_meta.json").exists()
+
+
+def test_unknown_stage_is_refused_before_any_work(tmp_path):
+    from vitdet_cli.export.api import export_artifacts
+
+    with pytest.raises(VitdetError) as info:
+        export_artifacts(tmp_path / "absent.pth", stages="backbone,neck", out=tmp_path / "out")
+    assert info.value.code == "bad_stage" and "neck" in info.value.message
+    assert not (tmp_path / "out").exists()

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from vitdet_cli.atc.argv import (
     DEFAULT_PRECISION,
@@ -29,7 +29,7 @@ from vitdet_cli.atc.diagnose import diagnose_log
 from vitdet_cli.atc.meta import ATC_META_NAME, AtcMeta, OmRecord, write_atc_meta
 from vitdet_cli.atomic import write_bytes_atomic
 from vitdet_cli.errors import VitdetError
-from vitdet_cli.export.meta import STAGE_GRAPHS, STAGES, StageMeta, read_stage_meta
+from vitdet_cli.export.meta import STAGE_GRAPHS, StageMeta, parse_stages, read_stage_meta
 from vitdet_cli.metafile import sha256_file
 from vitdet_cli.platform import cann
 from vitdet_cli.platform.proc import log_tail, run_logged
@@ -103,23 +103,6 @@ class CompileReport:
             "graphs": [r.to_dict() for r in self.results],
             "atc_metas": [str(p) for p in self.metas],
         }
-
-
-def parse_stages(stages: Optional[str | Iterable[str]]) -> tuple[str, ...]:
-    """``"backbone,roi"`` or a list → stage names in pipeline order; None → all."""
-    if stages is None:
-        return STAGES
-    names = stages.split(",") if isinstance(stages, str) else list(stages)
-    wanted = {s.strip() for s in names if s.strip()}
-    unknown = sorted(wanted - set(STAGES))
-    if unknown or not wanted:
-        raise VitdetError(
-            f"unknown stage(s): {', '.join(unknown) or '(none given)'}",
-            hint=f"use a comma list of: {', '.join(STAGES)}",
-            code="bad_stage",
-            exit_code=2,
-        )
-    return tuple(s for s in STAGES if s in wanted)
 
 
 def find_atc(atc: Optional[str] = None) -> str:

@@ -11,13 +11,6 @@ from vitdet_cli.commands._common import JsonOption, use_json
 from vitdet_cli.report.console import console, emit
 
 
-def split_list(text: Optional[str], default: tuple[str, ...]) -> list[str]:
-    """``"a,b"`` → ``["a", "b"]``; None → the default."""
-    if not text:
-        return list(default)
-    return [s.strip() for s in text.split(",") if s.strip()]
-
-
 def command(
     checkpoint: Path = typer.Option(
         ..., "--checkpoint", help="Trained checkpoint (work_dir/iter_N.pth)."
@@ -39,13 +32,12 @@ def command(
     use_json(json_output)
     from vitdet_cli.errors import VitdetError
     from vitdet_cli.export.api import export_artifacts
-    from vitdet_cli.export.meta import STAGES
     from vitdet_cli.report.console import spinner
     from vitdet_cli.report.export_table import export_lint_table, export_parity_table
 
     with spinner("exporting stages") as step:
         result = export_artifacts(
-            checkpoint, config, out, split_list(stages, STAGES), opset, sample, on_step=step
+            checkpoint, config, out, stages or None, opset, sample, on_step=step
         )
 
     def render() -> None:

@@ -19,7 +19,14 @@ import numpy as np
 
 from vitdet_cli.errors import VitdetError
 from vitdet_cli.export.loading import TrainedModel, load_trained_model
-from vitdet_cli.export.meta import STAGE_GRAPHS, STAGES, GraphMeta, StageMeta, write_stage_meta
+from vitdet_cli.export.meta import (
+    STAGE_GRAPHS,
+    STAGES,
+    GraphMeta,
+    StageMeta,
+    parse_stages,
+    write_stage_meta,
+)
 from vitdet_cli.export.onnx_export import (
     DEFAULT_OPSET,
     GraphCheck,
@@ -114,20 +121,13 @@ def export_artifacts(
     checkpoint: str | Path,
     config: str | Path | None = None,
     out: str | Path = "artifacts/vitdet",
-    stages: Sequence[str] = STAGES,
+    stages: Optional[str | Sequence[str]] = None,
     opset: int = DEFAULT_OPSET,
     sample: Optional[Path] = None,
     on_step: Optional[Callable[[str], None]] = None,
 ) -> ExportResult:
     """Export the checkpoint's model as stage graphs under ``<out>/export`` and verify them."""
-    unknown = [s for s in stages if s not in STAGES]
-    if unknown:
-        raise VitdetError(
-            f"unknown stage(s): {', '.join(unknown)}",
-            hint=f"choose from {', '.join(STAGES)}",
-            code="bad_stage",
-            exit_code=2,
-        )
+    stages = parse_stages(stages)
     if not 11 <= opset <= 18:
         raise VitdetError(
             f"opset {opset} is not supported",

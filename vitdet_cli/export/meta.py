@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional
 
 from vitdet_cli.atomic import write_json_atomic
 from vitdet_cli.errors import VitdetError
@@ -114,6 +114,23 @@ class StageMeta:
             preprocess=str(data.get("preprocess", "")),
             schema_version=int(data["schema_version"]),
         )
+
+
+def parse_stages(stages: Optional[str | Iterable[str]]) -> tuple[str, ...]:
+    """``"backbone,roi"`` or a list → stage names in pipeline order; None → all."""
+    if stages is None:
+        return STAGES
+    names = stages.split(",") if isinstance(stages, str) else list(stages)
+    wanted = {s.strip() for s in names if s.strip()}
+    unknown = sorted(wanted - set(STAGES))
+    if unknown or not wanted:
+        raise VitdetError(
+            f"unknown stage(s): {', '.join(unknown) or '(none given)'}",
+            hint=f"use a comma list of: {', '.join(STAGES)}",
+            code="bad_stage",
+            exit_code=2,
+        )
+    return tuple(s for s in STAGES if s in wanted)
 
 
 def write_stage_meta(stage_dir: str | Path, meta: StageMeta) -> Path:
