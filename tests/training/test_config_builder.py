@@ -15,7 +15,7 @@ def _build(overrides, tmp_path, shape=RunShape("cpu", 1), config=TINY):
 
 
 def test_tiny_config_values(tiny_overrides, tmp_path):
-    exp, paths, cfg = _build(tiny_overrides(iters=10), tmp_path)
+    exp, paths, cfg = _build(tiny_overrides(iters=10) + ["train.lr_steps=[0.5,0.8]"], tmp_path)
     assert cfg.model.backbone.type == "ViT" and cfg.model.neck.type == "SimpleFPN"
     assert cfg.model.neck.in_channels == [48, 96, 192, 192]
     assert cfg.model.roi_head.bbox_head.type == "Shared4Conv1FCBBoxHead"
@@ -27,10 +27,12 @@ def test_tiny_config_values(tiny_overrides, tmp_path):
     )
     assert cfg.model.rpn_head.num_convs == 2
     assert cfg.optim_wrapper.type == "OptimWrapper"  # no AMP on cpu
+    assert cfg.optim_wrapper.optimizer.fused is True  # one fused AdamW kernel on cpu
+    assert cfg.train_dataloader.sampler.type == "InfiniteSampler"  # endless, no epoch warnings
     assert cfg.optim_wrapper.constructor == "LayerDecayOptimizerConstructor"
     assert cfg.train_cfg.max_iters == 10 and cfg.launcher == "none"
     steps = cfg.param_scheduler[-1]
-    assert steps.milestones == [7, 9] and steps.gamma == 0.1  # 0.7 and 0.9 of 10 iterations
+    assert steps.milestones == [5, 8] and steps.gamma == 0.1  # 0.5 and 0.8 of 10 iterations
     assert cfg.val_evaluator.metric == ["bbox", "segm"]
 
 
@@ -48,6 +50,7 @@ def test_paper_recipe_and_lr_scaling(tmp_path, shapes_root, tiny_overrides):
     paths = resolve_data(exp, tmp_path, generate=False)
     cfg = build_mmdet_config(exp, paths, RunShape("npu", 16), tmp_path)
     assert cfg.optim_wrapper.type == "AmpOptimWrapper"
+    assert "fused" not in cfg.optim_wrapper.optimizer  # torch picks the kernel on accelerators
     assert cfg.optim_wrapper.paramwise_cfg == dict(
         decay_rate=0.7, decay_type="layer_wise", num_layers=12
     )
@@ -62,15 +65,17 @@ def test_paper_recipe_and_lr_scaling(tmp_path, shapes_root, tiny_overrides):
     assert cfg.model.train_cfg.rpn_proposal.nms_pre == 2000
     assert cfg.model.train_cfg.rpn_proposal.max_per_img == 1000
     assert cfg.model.train_cfg.rcnn.sampler.num == 512
+    assert cfg.model.train_cfg.rcnn.sampler.pos_fraction == 0.25
     assert cfg.model.test_cfg.rpn.max_per_img == 1000
     assert cfg.model.roi_head.bbox_roi_extractor.roi_layer.sampling_ratio == 0
 
 
 def test_head_settings_override_the_preset(tiny_overrides, tmp_path):
     sets = ["model.heads.rcnn_train_samples=32", "model.heads.rpn_test_proposals=77"]
-    sets += ["model.heads.roi_sampling_ratio=3"]
+    sets += ["model.heads.roi_sampling_ratio=3", "model.heads.rcnn_pos_fraction=0.5"]
     _, _, cfg = _build(tiny_overrides(iters=10) + sets, tmp_path)
     assert cfg.model.train_cfg.rcnn.sampler.num == 32
+    assert cfg.model.train_cfg.rcnn.sampler.pos_fraction == 0.5
     assert cfg.model.test_cfg.rpn.nms_pre == cfg.model.test_cfg.rpn.max_per_img == 77
     for extractor in ("bbox_roi_extractor", "mask_roi_extractor"):
         assert cfg.model.roi_head[extractor].roi_layer.sampling_ratio == 3

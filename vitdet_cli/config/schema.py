@@ -39,6 +39,9 @@ class HeadsSection(Section):
     rcnn_train_samples: Optional[int] = Field(
         None, ge=1, description="RoIs sampled per image for the box/mask heads."
     )
+    rcnn_pos_fraction: Optional[float] = Field(
+        None, gt=0.0, le=1.0, description="Largest share of positives among the sampled RoIs."
+    )
     rpn_test_proposals: Optional[int] = Field(
         None, ge=1, description="Proposals per image at test time (the RoI graph's RoI count)."
     )

@@ -191,7 +191,7 @@ def model_cfg(exp: ExperimentConfig, num_classes: int) -> dict:
             ),
             rcnn=dict(
                 assigner=_assigner(0.5, 0.5, 0.5),
-                sampler=_sampler(preset.rcnn_train_samples, 0.25, add_gt=True),
+                sampler=_sampler(preset.rcnn_train_samples, preset.rcnn_pos_fraction, add_gt=True),
                 mask_size=28,
                 pos_weight=-1,
                 debug=False,
@@ -287,6 +287,9 @@ def build_mmdet_config(
     optim = dict(
         type="AdamW", lr=effective_lr(exp, shape), betas=(0.9, 0.999), weight_decay=t.weight_decay
     )
+    if shape.kind == "cpu":
+        # one fused kernel instead of a loop over parameters (~5% of a vit-tiny CPU step)
+        optim["fused"] = True
     optim_wrapper = dict(
         type="AmpOptimWrapper" if use_amp(exp, shape) else "OptimWrapper",
         constructor="LayerDecayOptimizerConstructor",
@@ -329,7 +332,9 @@ def build_mmdet_config(
             batch_size=t.batch_size,
             num_workers=workers,
             **loader_extra,
-            sampler=dict(type="DefaultSampler", shuffle=True),
+            # one endless shuffled stream for the iteration loop (as mmdet's ViTDet configs);
+            # DefaultSampler would warn at every pass over the data
+            sampler=dict(type="InfiniteSampler", shuffle=True),
             dataset=_dataset(
                 paths, paths.train_ann, paths.train_img, train_pipe, False, exp.data.min_size
             ),

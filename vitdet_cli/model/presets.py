@@ -47,6 +47,8 @@ class ViTDetPreset:
     rpn_train_nms_pre: int = 2000
     rpn_train_proposals: int = 1000
     rcnn_train_samples: int = 512
+    #: share of the sampled RoIs that may be positives (paper 0.25)
+    rcnn_pos_fraction: float = 0.25
     #: test time: proposals kept after the RPN's NMS (the RoI graph's static RoI count)
     rpn_test_proposals: int = 1000
     #: RoIAlign samples per bin side; 0 = adaptive ceil(roi_size / output_size), as the paper
