@@ -5,7 +5,10 @@ BIN    := $(VENV)/bin
 MMCV_TARGET ?= auto
 STAMP  := $(VENV)/.vitdet-setup
 
-.PHONY: setup test test-fast demo lint clean
+# The users' stack (torch 2.8.0, as on Ascend and CUDA hosts) in a second venv: `make test-torch28`.
+TORCH28_VENV ?= .venv-torch28
+
+.PHONY: setup test test-fast test-torch28 demo lint clean
 
 setup: $(STAMP)
 
@@ -20,6 +23,9 @@ $(STAMP): pyproject.toml scripts/install_torch.sh $(wildcard patches/*/*.patch)
 test: setup
 	$(BIN)/python -m pytest -q
 
+test-torch28:
+	$(MAKE) test VENV=$(TORCH28_VENV) TORCH_SPEC="$$(scripts/install_torch.sh --spec cuda)"
+
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow"
 
@@ -31,4 +37,4 @@ lint: setup
 	$(BIN)/ruff check vitdet_cli tests
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(TORCH28_VENV) .pytest_cache

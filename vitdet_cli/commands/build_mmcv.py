@@ -24,6 +24,7 @@ def command(
         p = builder.plan(target)
 
         def show_plan() -> None:
+            console.print(f"[bold]target[/bold] {p.choice.target} ({p.choice.reason})")
             console.print(f"[bold]key[/bold] {p.spec.key}")
             console.print("cached wheel: " + (str(p.cached_wheel) if p.cached_wheel else "none"))
             if p.cached_wheel and not force:

@@ -22,10 +22,10 @@ from typing import Iterator, Optional
 
 from vitdet_cli.errors import VitdetError
 from vitdet_cli.mmcv_build import patches as patchlib
+from vitdet_cli.mmcv_build import target as targetlib
 from vitdet_cli.mmcv_build.spec import (
     MMCV_VERSION,
     SDIST_SHA256,
-    TARGETS,
     BuildSpec,
     cache_root,
     make_spec,
@@ -37,12 +37,17 @@ from vitdet_cli.report.console import info
 
 # mmcv's setup.py is executed by `pip download` to read metadata, before any patch can apply;
 # it imports pkg_resources, so that one step runs with an old setuptools on PYTHONPATH.
-METADATA_TOOLS = ("setuptools<70", "wheel")
+METADATA_TOOLS = ("setuptools==69.5.1", "wheel==0.48.0")
+# The compile step (patched setup.py, torch's extension builder) gets its own pinned pair:
+# bdist_wheel inside setuptools (>= 70.1) and new enough for torch 2.13 (>= 77.0.3); the same
+# pair builds against torch 2.8.0, whose venv otherwise has Python's setuptools 65.5 and no wheel.
+BUILD_TOOLS = ("setuptools==84.2.1", "wheel==0.48.0")
 
 
 @dataclass
 class BuildPlan:
     spec: BuildSpec
+    choice: targetlib.TargetChoice
     patches: list[str]
     wheel_dir: Path
     cached_wheel: Optional[Path]
@@ -53,6 +58,7 @@ class BuildPlan:
         return {
             "key": self.spec.key,
             "spec": asdict(self.spec),
+            "target": self.choice.to_dict(),
             "patches": self.patches,
             "wheel_dir": str(self.wheel_dir),
             "cached_wheel": str(self.cached_wheel) if self.cached_wheel else None,
@@ -65,6 +71,7 @@ class BuildPlan:
 class BuildResult:
     wheel: Path
     key: str
+    choice: targetlib.TargetChoice
     from_cache: bool
     installed: bool
     seconds: float
@@ -75,6 +82,7 @@ class BuildResult:
         return {
             "wheel": str(self.wheel),
             "key": self.key,
+            "target": self.choice.to_dict(),
             "from_cache": self.from_cache,
             "installed": self.installed,
             "seconds": round(self.seconds, 1),
@@ -83,47 +91,21 @@ class BuildResult:
         }
 
 
-def resolve_target(target: str) -> str:
-    """``auto`` → npu with torch_npu installed, cuda with CUDA torch and nvcc, else cpu."""
-    if target == "auto":
-        if device.torch_npu_installed():
-            return "npu"
-        import torch
-
-        if torch.version.cuda and _nvcc():
-            return "cuda"
-        return "cpu"
-    if target not in TARGETS:
-        raise VitdetError(
-            f"--target {target!r} is not one of auto, cpu, cuda, npu",
-            hint="use --target auto|cpu|cuda|npu",
-            code="bad_target",
-            exit_code=2,
-        )
-    return target
+def resolve_target(target: str) -> targetlib.TargetChoice:
+    """The build target for ``target`` (auto|cpu|cuda|npu) on this machine, with the reason."""
+    return targetlib.choose(target, targetlib.gather())
 
 
-def _nvcc() -> Optional[str]:
-    home = os.environ.get("CUDA_HOME") or os.environ.get("CUDA_PATH")
-    if home and (Path(home) / "bin" / "nvcc").exists():
-        return str(Path(home) / "bin" / "nvcc")
-    return shutil.which("nvcc")
-
-
-def _preflight(target: str) -> None:
+def _preflight(choice: targetlib.TargetChoice) -> None:
     if shutil.which(os.environ.get("CXX", "c++")) is None and shutil.which("g++") is None:
         raise VitdetError(
             "no C++ compiler found (c++/g++)",
             hint="apt-get install build-essential (or set CXX)",
             code="no_compiler",
         )
-    if target == "cuda" and _nvcc() is None:
-        raise VitdetError(
-            "--target cuda needs nvcc, which is not on PATH or under $CUDA_HOME",
-            hint="install the CUDA toolkit matching torch.version.cuda, or use --target cpu",
-            code="no_nvcc",
-        )
-    if target == "npu":
+    if choice.target == "cuda":
+        targetlib.require_cuda_toolchain(choice.toolchain)
+    if choice.target == "npu":
         err = device.import_torch_npu()
         if err:
             raise VitdetError(
@@ -135,7 +117,8 @@ def _preflight(target: str) -> None:
 
 
 def plan(target: str = "auto", mmcv_version: str = MMCV_VERSION) -> BuildPlan:
-    target = resolve_target(target)
+    choice = resolve_target(target)
+    target = choice.target
     selected = patchlib.select_patches(mmcv_version, target)
     spec = make_spec(target, patchlib.patch_hash(selected), mmcv_version)
     wheel_dir = cache_root() / "wheels" / spec.key
@@ -146,37 +129,50 @@ def plan(target: str = "auto", mmcv_version: str = MMCV_VERSION) -> BuildPlan:
         f"{SDIST_SHA256.get(mmcv_version, '?')[:16]}…)",
         f"apply {len(selected)} patch(es): {', '.join(p.name for p in selected) or 'none'}",
         "pip wheel --no-build-isolation --no-deps with "
-        + " ".join(f"{k}={v}" for k, v in spec.env.items()),
+        + " ".join(f"{k}={v}" for k, v in spec.env.items())
+        + f" and private {', '.join(BUILD_TOOLS)}",
         f"cache the wheel in {wheel_dir}",
         "pip install --no-deps --force-reinstall the wheel",
         "verify mmcv._ext, nms and RoIAlign",
     ]
-    return BuildPlan(
-        spec, [p.name for p in selected], wheel_dir, wheels[-1] if wheels else None, log_path, steps
-    )
+    cached = wheels[-1] if wheels else None
+    return BuildPlan(spec, choice, [p.name for p in selected], wheel_dir, cached, log_path, steps)
 
 
 def _pip(*args: str) -> list[str]:
     return [sys.executable, "-m", "pip", *args]
 
 
-def _metadata_tools(log_path: Path) -> Path:
-    """A private folder with an old setuptools, used only for `pip download`'s metadata step."""
-    target = cache_root() / "tools" / "setuptools-lt70"
-    if not (target / "pkg_resources").is_dir() or not (target / "wheel").is_dir():
+def _private_tools(name: str, requirements: tuple[str, ...], log_path: Path) -> Path:
+    """A private folder of pinned build helpers, put on PYTHONPATH for one pip step only.
+
+    The venv's own setuptools is whatever torch pulled in (65.5 without ``wheel`` beside torch
+    2.8.0, 84 beside 2.13.0), so the steps that run mmcv's setup.py bring their own.
+    """
+    target = cache_root() / "tools" / name
+    stamp = target / ".requirements"
+    wanted = "\n".join(requirements)
+    if not (stamp.is_file() and stamp.read_text() == wanted):
+        shutil.rmtree(target, ignore_errors=True)
         rc = run_logged(
-            _pip("install", "--quiet", "--target", str(target), *METADATA_TOOLS),
+            _pip("install", "--quiet", "--target", str(target), *requirements),
             log_path,
-            "installing build helper (setuptools<70, private)",
+            f"installing build helpers ({', '.join(requirements)}, private)",
         )
         if rc != 0:
             raise VitdetError(
-                "could not install the private setuptools<70 used to read mmcv's "
-                f"metadata\n{log_tail(log_path)}",
+                f"could not install the private build helpers {', '.join(requirements)}"
+                f"\n{log_tail(log_path)}",
                 hint=f"full log: {log_path}",
                 code="pip_failed",
             )
+        stamp.write_text(wanted)
     return target
+
+
+def _tools_env(name: str, requirements: tuple[str, ...], log_path: Path) -> dict[str, str]:
+    tools = _private_tools(name, requirements, log_path)
+    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(tools), os.environ.get("PYTHONPATH")]))}
 
 
 def fetch_sdist(mmcv_version: str, log_path: Path) -> Path:
@@ -185,12 +181,9 @@ def fetch_sdist(mmcv_version: str, log_path: Path) -> Path:
     sdist_dir = cache_root() / "sdist"
     sdist = sdist_dir / f"mmcv-{mmcv_version}.tar.gz"
     if not sdist.is_file():
-        tools = _metadata_tools(log_path)
+        env = _tools_env("metadata", METADATA_TOOLS, log_path)
         tmp = sdist_dir / f".download-{os.getpid()}"
         tmp.mkdir(parents=True, exist_ok=True)
-        env = {
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(tools), os.environ.get("PYTHONPATH")]))
-        }
         rc = run_logged(
             _pip(
                 "download",
@@ -246,7 +239,7 @@ def unpack(sdist: Path, dest: Path) -> Path:
 def build_wheel(plan_: BuildPlan) -> Path:
     """Download, patch and compile; the wheel lands in the cache atomically."""
     spec = plan_.spec
-    _preflight(spec.target)
+    _preflight(plan_.choice)
     sdist = fetch_sdist(spec.mmcv_version, plan_.log_path)
     work = cache_root() / "build" / spec.key
     src = unpack(sdist, work / "src")
@@ -262,7 +255,7 @@ def build_wheel(plan_: BuildPlan) -> Path:
         _pip("wheel", "--no-deps", "--no-build-isolation", "-v", str(src), "-w", str(out)),
         plan_.log_path,
         f"building mmcv {spec.mmcv_version} [{spec.target}]",
-        env=spec.env,
+        env={**spec.env, **_tools_env("build", BUILD_TOOLS, plan_.log_path)},
     )
     wheels = list(out.glob("mmcv-*.whl"))
     if rc != 0 or not wheels:
@@ -372,6 +365,7 @@ def build_mmcv(
 
 def _build_locked(p: BuildPlan, force: bool, install_wheel: bool, start: float) -> BuildResult:
     p.log_path.parent.mkdir(parents=True, exist_ok=True)
+    info(f"build target: {p.choice.target} ({p.choice.reason})")
     from_cache = p.cached_wheel is not None and not force
     if from_cache:
         wheel = p.cached_wheel
@@ -393,6 +387,7 @@ def _build_locked(p: BuildPlan, force: bool, install_wheel: bool, start: float) 
             hint=bad[0].hint or f"log: {p.log_path}",
             code="verify_failed",
         )
+    seconds = time.monotonic() - start
     return BuildResult(
-        wheel, p.spec.key, from_cache, installed, time.monotonic() - start, p.log_path, checks
+        wheel, p.spec.key, p.choice, from_cache, installed, seconds, p.log_path, checks
     )
