@@ -29,3 +29,16 @@ def cli_json(cli):
         return result, json.loads(result.stdout)
 
     return invoke
+
+
+def pytest_report_header(config):
+    """Name the stack under test (the suite runs on torch 2.13.0 and on the users' 2.8.0)."""
+    import importlib.metadata as md
+
+    found = []
+    for name in ("torch", "torch_npu", "mmcv", "mmengine", "mmdet", "onnxruntime"):
+        try:
+            found.append(f"{name} {md.version(name)}")
+        except md.PackageNotFoundError:
+            pass
+    return "stack: " + ", ".join(found)
