@@ -15,7 +15,7 @@ from typing import Callable, Iterable, Mapping, Optional
 from packaging.version import InvalidVersion, Version
 
 from vitdet_cli.errors import VitdetError
-from vitdet_cli.platform import cann, device
+from vitdet_cli.platform import cann, container, device
 
 MMCV_MIN, MMCV_MAX = Version("2.0.0rc4"), Version("2.2.0")
 SET_ENV_HINT = "source /usr/local/Ascend/ascend-toolkit/set_env.sh"
@@ -283,6 +283,31 @@ def check_devices(kind: str, smi: Optional[str]) -> list[Check]:
     return checks
 
 
+def check_host(kind: str, root: Optional[str] = None) -> list[Check]:
+    """Device nodes and driver mounts an Ascend process needs (``--device npu``, or ``auto``
+    with torch_npu installed); a missing one names the ``docker run`` flag that provides it."""
+    if kind != "npu" and not (kind == "auto" and device.torch_npu_installed()):
+        return []
+    from pathlib import Path
+
+    base = Path(root or "/")
+    boxed = container.in_container(base)
+    checks = []
+    for item in container.inspect(base):
+        status = "ok" if item.present else ("fail" if item.required and kind == "npu" else "warn")
+        if item.present:
+            hint = ""
+        elif boxed:
+            hint = f"inside a container: start it with {item.flag} (docker/run.sh passes it)"
+        else:
+            hint = f"not on this host: install the Ascend driver (in a container: {item.flag})"
+        found = "present" if item.present else "missing"
+        if item.name == "/dev/davinciN":
+            found = ", ".join(container.card_nodes(base)) or "none"
+        checks.append(Check("host", item.name, status, found, item.why, hint))
+    return checks
+
+
 def _no_npu_hint() -> str:
     chosen = device.visible_device_vars().get("ASCEND_RT_VISIBLE_DEVICES")
     if chosen is not None:
@@ -364,6 +389,7 @@ def run_checks(
         checks += check_devices(kind, smi)
         kinds = [k for k in device.available_kinds() if kind in ("auto", k) or k == "cpu"]
         checks += check_mmcv_ops(kinds if ops else [])  # without ops: the _ext import only
+    checks += check_host(kind)
     checks += check_cann(kind, soc_flag, smi, config_soc)
     return checks
 
