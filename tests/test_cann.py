@@ -98,3 +98,74 @@ def test_toolkit_version_files(tmp_path):
     )
     assert toolkit_version(other) == "8.0.0.1.200"
     assert toolkit_version(None) is None
+
+
+SMI_A3 = (FIXTURES / "npu_smi" / "910_9391_a3.txt").read_text()
+BOARD_A3 = (FIXTURES / "npu_smi" / "910_9391_board.txt").read_text()
+BOARD_910B3 = (FIXTURES / "npu_smi" / "910b3_board.txt").read_text()
+SMI_310B1 = (FIXTURES / "npu_smi" / "310b1.txt").read_text()
+
+
+def test_parse_a3_two_dies_per_npu():
+    chips = parse_npu_smi_info(SMI_A3)
+    assert [(c.npu, c.chip, c.name) for c in chips] == [
+        (0, 0, "Ascend910"),
+        (0, 1, "Ascend910"),
+        (1, 0, "Ascend910"),
+        (1, 1, "Ascend910"),
+    ]
+    assert chips[3].health == "Warning" and chips[3].memory_used_mb == 41193
+    assert chips[1].bus_id == "0000:9F:00.0"
+
+
+def test_parse_310b_soc_board_without_bus_id():
+    chips = parse_npu_smi_info(SMI_310B1)
+    assert [(c.npu, c.chip, c.name, c.bus_id) for c in chips] == [(0, 0, "310B1", "NA")]
+    assert (chips[0].memory_used_mb, chips[0].memory_total_mb) == (4974, 11577)
+    assert soc_from_npu_smi(SMI_310B1) == "Ascend310B1"
+
+
+def test_a3_soc_needs_the_board_query():
+    # The table's "Ascend910" is not a SoC ("AscendAscend910" is what prefixing it gives).
+    assert soc_from_npu_smi(SMI_A3) is None
+    assert soc_from_npu_smi(SMI_A3, BOARD_A3) == "Ascend910_9391"
+    assert soc_from_npu_smi(SMI_910B3, BOARD_910B3) == "Ascend910B3"
+    res = resolve_soc_version(environ={}, npu_smi_text=SMI_A3, board_text=BOARD_A3)
+    assert (res.value, res.source) == ("Ascend910_9391", "npu-smi")
+    # Without the board output the table alone does not decide: the config is next.
+    res = resolve_soc_version(
+        environ={}, npu_smi_text=SMI_A3, config_value="Ascend910_9392", query_npu_smi=False
+    )
+    assert (res.value, res.source) == ("Ascend910_9392", "config")
+
+
+def test_resolution_queries_the_board_of_the_first_chip(monkeypatch):
+    calls = []
+
+    def fake_run(args=("info",), timeout=20.0):
+        calls.append(args)
+        return SMI_A3 if args == ("info",) else BOARD_A3
+
+    monkeypatch.setattr("vitdet_cli.platform.cann.run_npu_smi", fake_run)
+    res = resolve_soc_version(environ={})
+    assert (res.value, res.source) == ("Ascend910_9391", "npu-smi")
+    assert calls == [("info",), ("info", "-t", "board", "-i", "0", "-c", "0")]
+    calls.clear()
+    monkeypatch.setattr(
+        "vitdet_cli.platform.cann.run_npu_smi", lambda args=("info",), timeout=20.0: SMI_910B3
+    )
+    assert resolve_soc_version(environ={}).value == "Ascend910B3"
+
+
+def test_env_check_consults_the_config_soc(cli_json, tmp_path, monkeypatch):
+    for var in ("SOC_VERSION", "ASCEND_SOC_VERSION"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr("vitdet_cli.platform.cann.run_npu_smi", lambda *a, **k: None)
+    cfg = tmp_path / "exp.yaml"
+    cfg.write_text("name: a3\ndevice:\n  kind: npu\n  soc_version: Ascend910_9391\n")
+    result, data = cli_json("env-check", "--device", "cpu", "--no-ops", "--config", str(cfg))
+    soc = next(c for c in data["checks"] if c["name"] == "soc_version")
+    assert soc["found"] == "Ascend910_9391 (from config)"
+    result, data = cli_json("env-check", "--device", "cpu", "--no-ops")
+    soc = next(c for c in data["checks"] if c["name"] == "soc_version")
+    assert soc["found"] == "Ascend910B3 (from default)"

@@ -17,11 +17,6 @@ from vitdet_cli.training.checkpoints import is_complete, latest_complete, list_c
 from vitdet_cli.training.launch import NodeSpec, plan_launch
 
 
-def test_single_device_runs_in_process(tmp_path):
-    launch = plan_launch(Placement("npu", [3]), NodeSpec(), tmp_path / "c.py", None, tmp_path)
-    assert not launch.distributed and launch.env == {"ASCEND_RT_VISIBLE_DEVICES": "3"}
-
-
 def test_npu_pair_uses_torchrun_and_visible_devices(tmp_path):
     launch = plan_launch(
         Placement("npu", [6, 7]), NodeSpec(), tmp_path / "c.py", tmp_path / "iter_4.pth", tmp_path

@@ -13,10 +13,19 @@ def command(
     force: bool = typer.Option(False, "--force", help="Rebuild even if a cached wheel exists."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan and exit."),
     no_install: bool = typer.Option(False, "--no-install", help="Build/cache the wheel only."),
+    check: bool = typer.Option(
+        False,
+        "--check",
+        help="With --target npu: compile mmcv's NPU sources against the torch/torch_npu wheels' "
+        "headers and resolve their torch_npu symbols in libtorch_npu.so; no CANN or NPU needed.",
+    ),
     json_output: bool = JsonOption,
 ) -> None:
     """Download, patch, compile, cache, install and verify mmcv (CPU here: ~20 min once)."""
     use_json(json_output)
+    if check:
+        _check(target)
+        return
     from vitdet_cli.mmcv_build import builder
     from vitdet_cli.report.tables import checks_table
 
@@ -45,3 +54,36 @@ def command(
         console.print(f"log: {result.log_path}")
 
     emit(result.to_dict(), render)
+
+
+def _check(target: str) -> None:
+    from vitdet_cli.errors import VitdetError
+    from vitdet_cli.mmcv_build import npu_check
+    from vitdet_cli.report.tables import npu_check_table
+
+    if target != "npu":
+        raise VitdetError(
+            f"--check is for --target npu (got --target {target})",
+            hint="vitdet build-mmcv --target npu --check",
+            code="bad_target",
+            exit_code=2,
+        )
+    report = npu_check.run_check()
+
+    def render() -> None:
+        console.print(npu_check_table(report))
+        bad = [f for f in report.files if not f.ok]
+        verdict = (
+            "[green]all NPU sources compile and their torch_npu symbols resolve[/green]"
+            if report.ok
+            else f"[red]{len(bad)} of {len(report.files)} NPU sources fail[/red]"
+        )
+        console.print(f"{verdict} ({report.seconds:.0f}s); log: {report.log}")
+        console.print(
+            "[dim]proves: sources compile, symbols resolve; only an NPU proves the ops run and "
+            "agree with CPU (vitdet env-check --device npu)[/dim]"
+        )
+
+    emit(report.to_dict(), render)
+    if not report.ok:
+        raise typer.Exit(1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -16,6 +17,9 @@ def command(
         None, "--soc-version", help="SoC for atc, e.g. Ascend910B3."
     ),
     no_ops: bool = typer.Option(False, "--no-ops", help="Skip the mmcv op smoke tests."),
+    config: Optional[Path] = typer.Option(
+        None, "--config", help="Experiment config whose device.soc_version joins the SoC order."
+    ),
     json_output: bool = JsonOption,
 ) -> None:
     """Check Python packages, mmcv ops, devices and CANN; exit 1 if a required check fails."""
@@ -23,7 +27,12 @@ def command(
     from vitdet_cli.platform.checks import failed, run_checks
     from vitdet_cli.report.tables import checks_table
 
-    checks = run_checks(device, soc_flag=soc_version, ops=not no_ops)
+    config_soc = None
+    if config is not None:
+        from vitdet_cli.config import load_config
+
+        config_soc = load_config(config, []).device.soc_version
+    checks = run_checks(device, soc_flag=soc_version, ops=not no_ops, config_soc=config_soc)
     bad = failed(checks)
 
     def render() -> None:

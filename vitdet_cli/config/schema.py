@@ -158,6 +158,12 @@ class TrainSection(Section):
 class DeviceSection(Section):
     kind: DeviceKind = "auto"
     devices: Optional[list[int]] = Field(None, description="Physical device indices, e.g. [6, 7].")
+    soc_version: Optional[str] = Field(
+        None,
+        pattern=r"^[0-9A-Za-z_]+$",
+        description="SoC for atc (Ascend910B3, Ascend910_9391, ...) when neither --soc-version, "
+        "SOC_VERSION nor npu-smi names one.",
+    )
 
     @field_validator("devices", mode="before")
     @classmethod

@@ -34,18 +34,20 @@ class NpuChip:
 
 
 _NPU_ROW = re.compile(r"^\|\s*(\d+)\s+([0-9A-Za-z][\w\-]*)\s*\|\s*([A-Za-z]+)\s*\|(.*)\|\s*$")
+# The chip row: ``| Chip [Device|Phy-ID] | Bus-Id | ...``; the Bus-Id is ``NA`` on SoC boards
+# whose NPU is not a PCIe device (310B).
 _CHIP_ROW = re.compile(
-    r"^\|\s*(\d+)(?:\s+\d+)?\s*\|\s*([0-9A-Fa-f]{4}:[0-9A-Fa-f:.]+)\s*\|(.*)\|\s*$"
+    r"^\|\s*(\d+)(?:\s+\d+)?\s*\|\s*([0-9A-Fa-f]{4}:[0-9A-Fa-f:.]+|NA)\s*\|(.*)\|\s*$"
 )
 _MEM = re.compile(r"(\d+)\s*/\s*(\d+)")
 
 
 def parse_npu_smi_info(text: str) -> list[NpuChip]:
-    """Parse the device table of ``npu-smi info`` (910B and 310P layouts).
+    """Parse the device table of ``npu-smi info`` (910B, 910_93 (A3), 310P and 310B layouts).
 
-    Each device spans two rows: ``| NPU Name | Health | ...`` then
-    ``| Chip [Device] | Bus-Id | ...``.
-    The process table that follows is ignored.
+    Each chip spans two rows: ``| NPU Name | Health | ...`` then
+    ``| Chip [Device|Phy-ID] | Bus-Id | ...``. On A3 parts each NPU shows two chips and the Name
+    column is ``Ascend910`` for both. The process table that follows is ignored.
     """
     chips: list[NpuChip] = []
     pending: Optional[tuple[int, str, str]] = None
@@ -82,10 +84,44 @@ def run_npu_smi(args: tuple[str, ...] = ("info",), timeout: float = 20.0) -> Opt
     return proc.stdout if proc.returncode == 0 else None
 
 
-def soc_from_npu_smi(text: Optional[str]) -> Optional[str]:
-    """``Ascend`` + the first device's name (``910B3`` → ``Ascend910B3``)."""
+def parse_npu_smi_board(text: str) -> dict[str, str]:
+    """The ``Key : value`` lines of ``npu-smi info -t board -i N -c C``."""
+    fields = {}
+    for line in (text or "").splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip() and value.strip():
+            fields[key.strip()] = value.strip()
+    return fields
+
+
+def soc_from_board(text: Optional[str]) -> Optional[str]:
+    """The SoC from a board query: ``{Chip Name}_{NPU Name}`` on A3 parts (``Ascend910`` +
+    ``9391`` → ``Ascend910_9391``), ``{Chip Type}{Chip Name}`` elsewhere (``Ascend910B3``)."""
+    fields = parse_npu_smi_board(text or "")
+    chip = fields.get("Chip Name", "").replace(" ", "")
+    if not chip:
+        return None
+    if fields.get("NPU Name"):
+        return normalize_soc(f"{chip}_{fields['NPU Name']}")
+    return normalize_soc(fields.get("Chip Type", "Ascend") + chip)
+
+
+def needs_board_query(chips: list[NpuChip]) -> bool:
+    """True when the table's name is not the chip's (A3 prints ``Ascend910`` for every die)."""
+    return bool(chips) and chips[0].name.lower().startswith("ascend")
+
+
+def soc_from_npu_smi(text: Optional[str], board_text: Optional[str] = None) -> Optional[str]:
+    """The SoC npu-smi reports: the board query's when given, else ``Ascend`` + the first
+    chip's table name (``910B3`` → ``Ascend910B3``); None when only a board query can tell
+    (A3) or nothing was parsed."""
+    from_board = soc_from_board(board_text)
+    if from_board:
+        return from_board
     chips = parse_npu_smi_info(text or "")
-    return f"Ascend{chips[0].name}" if chips else None
+    if not chips or needs_board_query(chips):
+        return None
+    return f"Ascend{chips[0].name}"
 
 
 @dataclass
@@ -100,11 +136,14 @@ def resolve_soc_version(
     npu_smi_text: Optional[str] = None,
     config_value: Optional[str] = None,
     query_npu_smi: bool = True,
+    board_text: Optional[str] = None,
 ) -> SocResolution:
     """Pick the SoC for ``atc``: flag > environment > npu-smi > config > default.
 
-    ``npu_smi_text`` may be given (recorded output); otherwise ``npu-smi info`` is run when
-    ``query_npu_smi`` is true.
+    ``config_value`` is the experiment config's ``device.soc_version``. ``npu_smi_text`` and
+    ``board_text`` may be given (recorded ``npu-smi info`` and ``npu-smi info -t board``
+    outputs); otherwise they are queried when ``query_npu_smi`` is true, the board only when
+    the table cannot name the SoC (A3).
     """
     environ = os.environ if environ is None else environ
     if explicit:
@@ -114,7 +153,11 @@ def resolve_soc_version(
             return SocResolution(normalize_soc(environ[var]), f"environment ({var})")
     if npu_smi_text is None and query_npu_smi:
         npu_smi_text = run_npu_smi()
-    found = soc_from_npu_smi(npu_smi_text)
+    chips = parse_npu_smi_info(npu_smi_text or "")
+    if board_text is None and query_npu_smi and needs_board_query(chips):
+        board = ("info", "-t", "board", "-i", str(chips[0].npu), "-c", str(chips[0].chip))
+        board_text = run_npu_smi(board)
+    found = soc_from_npu_smi(npu_smi_text, board_text)
     if found:
         return SocResolution(found, "npu-smi")
     if config_value:

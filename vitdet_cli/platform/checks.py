@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata as md
+import json
+import os
 import platform as pyplatform
+import subprocess
 import sys
 from dataclasses import asdict, dataclass
-from typing import Callable, Iterable, Optional
+from typing import Callable, Iterable, Mapping, Optional
 
 from packaging.version import InvalidVersion, Version
 
 from vitdet_cli.errors import VitdetError
-from vitdet_cli.platform import cann, device
+from vitdet_cli.platform import cann, container, device
 
 MMCV_MIN, MMCV_MAX = Version("2.0.0rc4"), Version("2.2.0")
 SET_ENV_HINT = "source /usr/local/Ascend/ascend-toolkit/set_env.sh"
@@ -264,7 +267,7 @@ def check_devices(kind: str, smi: Optional[str]) -> list[Check]:
             npu_status,
             found,
             "NPUs for --device npu",
-            "" if n_npu else f"needs the Ascend driver, CANN ({SET_ENV_HINT}) and torch_npu",
+            "" if n_npu else _no_npu_hint(),
         )
     )
     vis = device.visible_device_vars()
@@ -280,14 +283,53 @@ def check_devices(kind: str, smi: Optional[str]) -> list[Check]:
     return checks
 
 
-def check_cann(kind: str, soc_flag: Optional[str], smi: Optional[str]) -> list[Check]:
+def check_host(kind: str, root: Optional[str] = None) -> list[Check]:
+    """Device nodes and driver mounts an Ascend process needs (``--device npu``, or ``auto``
+    with torch_npu installed); a missing one names the ``docker run`` flag that provides it."""
+    if kind != "npu" and not (kind == "auto" and device.torch_npu_installed()):
+        return []
+    from pathlib import Path
+
+    base = Path(root or "/")
+    boxed = container.in_container(base)
+    checks = []
+    for item in container.inspect(base):
+        status = "ok" if item.present else ("fail" if item.required and kind == "npu" else "warn")
+        if item.present:
+            hint = ""
+        elif boxed:
+            hint = f"inside a container: start it with {item.flag} (docker/run.sh passes it)"
+        else:
+            hint = f"not on this host: install the Ascend driver (in a container: {item.flag})"
+        found = "present" if item.present else "missing"
+        if item.name == "/dev/davinciN":
+            found = ", ".join(container.card_nodes(base)) or "none"
+        checks.append(Check("host", item.name, status, found, item.why, hint))
+    return checks
+
+
+def _no_npu_hint() -> str:
+    chosen = device.visible_device_vars().get("ASCEND_RT_VISIBLE_DEVICES")
+    if chosen is not None:
+        return (
+            f"ASCEND_RT_VISIBLE_DEVICES={chosen} selects no usable card: pick indices that "
+            "`npu-smi info` lists (--devices)"
+        )
+    return f"needs the Ascend driver, CANN ({SET_ENV_HINT}) and torch_npu"
+
+
+def check_cann(
+    kind: str, soc_flag: Optional[str], smi: Optional[str], config_soc: Optional[str] = None
+) -> list[Check]:
     need = kind == "npu"
     bad = "fail" if need else "warn"
     set_env = cann.find_set_env()
     home = cann.toolkit_home()
     version = cann.toolkit_version(home)
     atc = cann.atc_path()
-    soc = cann.resolve_soc_version(explicit=soc_flag, npu_smi_text=smi or "")
+    soc = cann.resolve_soc_version(
+        explicit=soc_flag, npu_smi_text=smi or "", config_value=config_soc
+    )
     return [
         Check(
             "cann",
@@ -325,8 +367,14 @@ def check_cann(kind: str, soc_flag: Optional[str], smi: Optional[str]) -> list[C
     ]
 
 
-def run_checks(kind: str = "auto", soc_flag: Optional[str] = None, ops: bool = True) -> list[Check]:
-    """Every check, in display order. ``kind`` is the device the user asked for."""
+def run_checks(
+    kind: str = "auto",
+    soc_flag: Optional[str] = None,
+    ops: bool = True,
+    config_soc: Optional[str] = None,
+) -> list[Check]:
+    """Every check, in display order. ``kind`` is the device the user asked for;
+    ``config_soc`` is an experiment config's ``device.soc_version``."""
     if kind not in ("auto", "npu", "cuda", "cpu"):
         raise VitdetError(
             f"--device {kind!r} is not one of auto, npu, cuda, cpu",
@@ -341,7 +389,8 @@ def run_checks(kind: str = "auto", soc_flag: Optional[str] = None, ops: bool = T
         checks += check_devices(kind, smi)
         kinds = [k for k in device.available_kinds() if kind in ("auto", k) or k == "cpu"]
         checks += check_mmcv_ops(kinds if ops else [])  # without ops: the _ext import only
-    checks += check_cann(kind, soc_flag, smi)
+    checks += check_host(kind)
+    checks += check_cann(kind, soc_flag, smi, config_soc)
     return checks
 
 
@@ -351,7 +400,41 @@ def failed(checks: Iterable[Check]) -> list[Check]:
 
 def require(kind: str = "auto", ops: bool = True) -> None:
     """Raise the first failing check as a :class:`VitdetError` (for commands to fail early)."""
-    bad = failed(run_checks(kind, ops=ops))
+    _raise_first(failed(run_checks(kind, ops=ops)))
+
+
+def fresh_checks(kind: str, env: Mapping[str, str], ops: bool = False) -> list[Check]:
+    """:func:`run_checks` run by ``vitdet env-check`` in a fresh interpreter with ``env`` added.
+
+    With ``ASCEND_RT_VISIBLE_DEVICES``/``CUDA_VISIBLE_DEVICES`` in ``env`` the runtime
+    initialises with the run's selection, so the card checked is the card the run will use,
+    and this process never initialises a device runtime.
+    """
+    argv = [sys.executable, "-m", "vitdet_cli", "--json", "env-check", "--device", kind]
+    proc = subprocess.run(
+        argv + ([] if ops else ["--no-ops"]),
+        env=dict(os.environ, **env),
+        capture_output=True,
+        text=True,
+    )
+    try:
+        data = json.loads(proc.stdout)
+        checks = [Check(**c) for c in data["checks"]]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        raise VitdetError(
+            "the environment check in a fresh process printed no report",
+            hint=(proc.stderr or proc.stdout).strip()[-500:],
+            code="env_check",
+        ) from None
+    return checks
+
+
+def require_fresh(kind: str, env: Mapping[str, str], ops: bool = False) -> None:
+    """:func:`require` through :func:`fresh_checks` (the run's device selection in force)."""
+    _raise_first(failed(fresh_checks(kind, env, ops)))
+
+
+def _raise_first(bad: list[Check]) -> None:
     if bad:
         first = bad[0]
         more = f" (and {len(bad) - 1} more: run `vitdet env-check`)" if len(bad) > 1 else ""

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
@@ -69,20 +72,63 @@ def available_kinds() -> list[str]:
     return kinds + ["cpu"]
 
 
-def resolve_kind(requested: str = "auto") -> str:
-    """``auto`` → npu, then cuda, then cpu; an explicit kind must be present."""
-    if requested == "auto":
-        return available_kinds()[0]
+def selection_env(kind: str, devices: Sequence[int]) -> dict[str, str]:
+    """The visible-device variables that select ``devices`` for ``kind`` (``auto``: both, each
+    runtime reads only its own)."""
+    if not devices or kind == "cpu":
+        return {}
+    value = ",".join(str(d) for d in devices)
+    kinds = list(VISIBLE_VAR) if kind == "auto" else [kind]
+    return {VISIBLE_VAR[k]: value for k in kinds if k in VISIBLE_VAR}
+
+
+def available_kinds_fresh(env: dict[str, str]) -> list[str]:
+    """:func:`available_kinds` asked in a fresh interpreter whose environment carries ``env``.
+
+    The NPU and CUDA runtimes read their visible-device variable once, when they initialise;
+    asking here would initialise them in this process before the selection is in place.
+    """
+    proc = subprocess.run(
+        [sys.executable, "-m", "vitdet_cli.platform.device"],
+        env=dict(os.environ, **env),
+        capture_output=True,
+        text=True,
+    )
+    try:
+        kinds = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        raise VitdetError(
+            "probing the devices in a fresh process failed",
+            hint=(proc.stderr or proc.stdout).strip()[-500:],
+            code="device_probe_failed",
+        ) from None
+    return list(kinds)
+
+
+def resolve_kind(
+    requested: str = "auto",
+    available: Optional[Sequence[str]] = None,
+    selection: Optional[dict[str, str]] = None,
+) -> str:
+    """``auto`` → npu, then cuda, then cpu; an explicit kind must be present.
+
+    ``available`` is the list of usable kinds when already known (e.g. from
+    :func:`available_kinds_fresh`); otherwise this process asks the runtimes. ``selection``
+    (the visible-device variables in force) is named in the error.
+    """
     if requested == "cpu":
         return "cpu"
-    if requested not in VISIBLE_VAR:
+    if requested != "auto" and requested not in VISIBLE_VAR:
         raise VitdetError(
             f"unknown device kind {requested!r}",
             hint="use auto, npu, cuda or cpu",
             code="bad_device",
             exit_code=2,
         )
-    if requested not in available_kinds():
+    kinds = list(available) if available is not None else available_kinds()
+    if requested == "auto":
+        return kinds[0]
+    if requested not in kinds:
         hint = (
             "install torch_npu matching torch, source /usr/local/Ascend/ascend-toolkit/set_env.sh, "
             "and check `npu-smi info`; `vitdet env-check --device npu` says what is missing"
@@ -90,8 +136,10 @@ def resolve_kind(requested: str = "auto") -> str:
             else "install a CUDA build of torch and check `nvidia-smi` "
             "(`vitdet env-check --device cuda`)"
         )
+        var = VISIBLE_VAR[requested]
+        chosen = f" with {var}={selection[var]}" if selection and var in selection else ""
         raise VitdetError(
-            f"--device {requested} asked for, but no {requested.upper()} is usable",
+            f"--device {requested} asked for, but no {requested.upper()} is usable{chosen}",
             hint=hint,
             code="no_device",
         )
@@ -154,3 +202,7 @@ def parse_devices(text: Optional[str | Sequence[int]]) -> list[int]:
 def visible_device_vars(environ: Optional[dict] = None) -> dict[str, str]:
     environ = os.environ if environ is None else environ
     return {k: environ[k] for k in ALL_VISIBLE_VARS if k in environ}
+
+
+if __name__ == "__main__":  # the fresh-process probe of available_kinds_fresh
+    print(json.dumps(available_kinds()))

@@ -153,3 +153,21 @@ def policy_table(report_a: dict, report_b: dict, title: str | None = None) -> Ta
         table.add_row(key.replace("_", " "), _num(va, fmt), _num(vb, fmt), _num(delta, dfmt))
     table.add_row("top box", _top_box(report_a), _top_box(report_b), "")
     return table
+
+
+def npu_check_table(report) -> Table:
+    """One row per mmcv NPU source: compiles, missing torch_npu symbols, first compiler error."""
+    table = Table(
+        title=f"mmcv {report.mmcv_version} NPU sources vs torch {report.torch_version} + "
+        f"torch_npu {report.torch_npu_version}"
+    )
+    for col in ("file", "compiles", "missing symbols", "first error"):
+        table.add_column(col, overflow="fold")
+    for f in report.files:
+        table.add_row(
+            f.name,
+            STATUS_STYLE["ok"] if f.compiled else STATUS_STYLE["fail"],
+            "\n".join(f.missing) if f.missing else ("0" if f.compiled else "-"),
+            f.errors[0] if f.errors else "",
+        )
+    return table

@@ -49,17 +49,29 @@ class TrainPlan:
         }
 
 
-def _kind(requested: str, dry_run: bool) -> str:
+def _kind(requested: str, dry_run: bool, picked: list[int]) -> str:
+    """The device kind; with devices picked, the runtimes are asked in a fresh process that
+    already carries the selection (this one must not initialise them without it)."""
     if dry_run and requested != "auto":
         return requested
+    if picked and requested != "cpu":
+        selection = devlib.selection_env(requested, picked)
+        kinds = devlib.available_kinds_fresh(selection)
+        return devlib.resolve_kind(requested, kinds, selection)
     return devlib.resolve_kind(requested)
 
 
-def _preflight(kind: str, dry_run: bool) -> None:
-    """torch/mmcv/mmdet/torch_npu/CANN problems surface here, before any work is done."""
-    if not dry_run:
-        from vitdet_cli.platform.checks import require
+def _preflight(kind: str, dry_run: bool, picked: list[int]) -> None:
+    """torch/mmcv/mmdet/torch_npu/CANN problems surface here, before any work is done; with
+    devices picked, checked in a fresh process with the run's visible-device variable."""
+    if dry_run:
+        return
+    from vitdet_cli.platform.checks import require, require_fresh
 
+    env = Placement(kind, picked).env()
+    if env:
+        require_fresh(kind, env, ops=False)
+    else:
         require(kind, ops=False)
 
 
@@ -124,11 +136,11 @@ def plan_training(
     from vitdet_cli.training.dataset import resolve_data
 
     exp = load_config(config, overrides)
-    kind = _kind(device or exp.device.kind, dry_run)
-    _preflight(kind, dry_run)
     picked = (
         devlib.parse_devices(devices) if devices is not None else list(exp.device.devices or [])
     )
+    kind = _kind(device or exp.device.kind, dry_run, picked)
+    _preflight(kind, dry_run, picked)
     placement = Placement(kind, picked)
     wd = Path(work_dir or exp.resolved_work_dir)
     if load_from is not None and not Path(load_from).is_file():
@@ -198,9 +210,10 @@ def _plan_raw(config, device, devices, work_dir, resume, load_from, overrides, n
         updates[".".join(keys)] = value
     if updates:
         cfg.merge_from_dict(updates)
-    kind = _kind(device, dry_run)
-    _preflight(kind, dry_run)
-    placement = Placement(kind, devlib.parse_devices(devices))
+    picked = devlib.parse_devices(devices)
+    kind = _kind(device, dry_run, picked)
+    _preflight(kind, dry_run, picked)
+    placement = Placement(kind, picked)
     wd = Path(work_dir or cfg.get("work_dir") or Path("work_dirs") / config.stem)
     cfg.work_dir = str(wd)
     cfg.launcher = "pytorch" if placement.world_size * nodes.nnodes > 1 else "none"
@@ -246,24 +259,27 @@ class TrainResult:
 
 
 def run_training(plan: TrainPlan) -> TrainResult:
-    """Train in-process (one device) or through torchrun; then collect the final metrics."""
+    """Train through torchrun (several devices), in one fresh worker process (one selected
+    device: its visible-device variable is in that process's environment from the start), or
+    in-process; then collect the final metrics."""
     start = time.monotonic()
     import shutil
 
     shutil.rmtree(plan.work_dir / "ranks", ignore_errors=True)
     # In --json mode stdout carries one JSON object: training logs go to stderr.
     out = sys.stderr if MODE.json else sys.stdout
-    if plan.launch.distributed:
+    if plan.launch.argv is not None:
         env = dict(os.environ, **plan.launch.env)
         proc = subprocess.run(plan.launch.argv, env=env, stdout=out)
         if proc.returncode != 0:
+            what = "distributed training" if plan.launch.distributed else "training"
+            runner = "torchrun" if plan.launch.distributed else "worker"
             raise VitdetError(
-                f"distributed training failed (torchrun exit {proc.returncode})",
-                hint=f"see the logs under {plan.work_dir}",
+                f"{what} failed ({runner} exit {proc.returncode})",
+                hint=f"see the messages above and the logs under {plan.work_dir}",
                 code="train_failed",
             )
     else:
-        os.environ.update(plan.launch.env)
         from vitdet_cli.training import worker
 
         with contextlib.redirect_stdout(out):

@@ -40,7 +40,8 @@ class NodeSpec:
 
 @dataclass
 class Launch:
-    """The processes to start. ``argv`` is None for an in-process run."""
+    """The processes to start: ``argv`` (torchrun, or one fresh worker process) with ``env``
+    added to their environment; ``argv`` is None for an in-process run."""
 
     placement: Placement
     nodes: NodeSpec
@@ -49,18 +50,24 @@ class Launch:
 
     @property
     def distributed(self) -> bool:
-        return self.argv is not None
+        return self.placement.world_size * self.nodes.nnodes > 1
 
 
 def plan_launch(
     placement: Placement, nodes: NodeSpec, config_file: Path, resume: Optional[Path], work_dir: Path
 ) -> Launch:
-    """torchrun when more than one process takes part, else in-process."""
+    """torchrun when more than one process takes part; one fresh worker process when a device
+    is selected (its visible-device variable must be in the environment before the runtime
+    initialises); else in-process."""
     nodes.validate()
     nproc = placement.world_size
     env = placement.env()
+    worker = ["-m", "vitdet_cli.training.worker", "--config", str(config_file)]
+    worker += ["--device", placement.kind, "--work-dir", str(work_dir)]
+    if resume is not None:
+        worker += ["--resume", str(resume)]
     if nproc == 1 and nodes.nnodes == 1:
-        return Launch(placement, nodes, None, env)
+        return Launch(placement, nodes, [sys.executable, *worker] if env else None, env)
     if placement.kind == "cpu":
         threads = max(1, (os.cpu_count() or 1) // nproc)
         env.setdefault("OMP_NUM_THREADS", str(threads))
@@ -73,15 +80,6 @@ def plan_launch(
         f"--nproc-per-node={nproc}",
         f"--master-addr={nodes.master_addr}",
         f"--master-port={nodes.master_port}",
-        "-m",
-        "vitdet_cli.training.worker",
-        "--config",
-        str(config_file),
-        "--device",
-        placement.kind,
-        "--work-dir",
-        str(work_dir),
+        *worker,
     ]
-    if resume is not None:
-        argv += ["--resume", str(resume)]
     return Launch(placement, nodes, argv, env)

@@ -67,7 +67,15 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--work-dir", required=True, type=Path)
     parser.add_argument("--resume", type=Path, default=None)
     args = parser.parse_args(argv)
-    run(args.config, args.device, args.work_dir, args.resume)
+    from vitdet_cli.errors import VitdetError
+
+    try:
+        run(args.config, args.device, args.work_dir, args.resume)
+    except VitdetError as err:  # a message and a hint, like the CLI, not a traceback
+        from vitdet_cli.report.console import render_error
+
+        render_error(err)
+        raise SystemExit(err.exit_code) from None
 
 
 if __name__ == "__main__":
