@@ -58,7 +58,8 @@ def test_multi_node_flags(tmp_path):
 
 
 def _save(path: Path, value: float) -> None:
-    torch.save({"state_dict": {"w": torch.full((4,), value)}, "meta": {"iter": int(value)}}, path)
+    meta = {"epoch": 0, "iter": int(value)}
+    torch.save({"state_dict": {"w": torch.full((4,), value)}, "meta": meta, "message_hub": {}}, path)
 
 
 def test_latest_complete_skips_partial_files(tmp_path):
