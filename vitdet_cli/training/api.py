@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Iterable, Optional, Union
 
 from vitdet_cli.errors import VitdetError, reason
+from vitdet_cli.io_checks import prepare_out_dir
 from vitdet_cli.platform import device as devlib
 from vitdet_cli.platform.device import Placement
 from vitdet_cli.report.console import MODE
@@ -128,7 +129,7 @@ def plan_training(
         devlib.parse_devices(devices) if devices is not None else list(exp.device.devices or [])
     )
     placement = Placement(kind, picked)
-    wd = Path(work_dir or exp.resolved_work_dir)
+    wd = prepare_out_dir(work_dir or exp.resolved_work_dir, "--work-dir")
     if load_from is not None and not Path(load_from).is_file():
         raise VitdetError(
             f"--load-from {load_from}: file not found",
@@ -199,7 +200,9 @@ def _plan_raw(config, device, devices, work_dir, resume, load_from, overrides, n
     kind = _kind(device, dry_run)
     _preflight(kind, dry_run)
     placement = Placement(kind, devlib.parse_devices(devices))
-    wd = Path(work_dir or cfg.get("work_dir") or Path("work_dirs") / config.stem)
+    wd = prepare_out_dir(
+        work_dir or cfg.get("work_dir") or Path("work_dirs") / config.stem, "--work-dir"
+    )
     cfg.work_dir = str(wd)
     cfg.launcher = "pytorch" if placement.world_size * nodes.nnodes > 1 else "none"
     if load_from:
