@@ -99,11 +99,11 @@ def infer(
 ) -> InferRun:
     """Run ``img`` (a file or folder) through the artifacts on ``backend``; with ``out``, write
     ``results.json`` and one picture per image under it."""
+    images = list_images(img)
     if out is not None:
         from vitdet_cli.io_checks import prepare_out_dir
 
         prepare_out_dir(out)
-    images = list_images(img)
     pictures = PictureWriter(Path(out) / "vis", images) if out is not None else None
     model = StagedModel(artifacts, get_backend(backend, **(backend_options or {})))
     with model:
