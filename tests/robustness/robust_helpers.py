@@ -68,3 +68,45 @@ def coco(tmp_path: Path, n_images: int = 2, classes=("a", "b")) -> tuple[Path, P
 def write_json(path: Path, data) -> Path:
     path.write_text(json.dumps(data))
     return path
+
+
+class FakeModel:
+    """Stands in for :class:`~vitdet_cli.runtime.staged.StagedModel`: no detections, fixed
+    timings, the given class names (for the cases that get past the input checks)."""
+
+    class_names = ["a", "b"]
+
+    def __init__(self, artifacts, backend, verify: bool = True) -> None:
+        self.sessions = {}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def __call__(self, image, score_thr=None, dedup="none", record=False):
+        from types import SimpleNamespace
+
+        from vitdet_cli.runtime.staged import StagedResult
+
+        empty = SimpleNamespace(
+            boxes=np.zeros((0, 4)),
+            scores=np.zeros(0),
+            labels=np.zeros(0, np.int64),
+            masks=None,
+            counts={},
+            raw=None,
+        )
+        return StagedResult(result=empty, times={"backbone": 1.0})
+
+
+def use_fake_model(monkeypatch, *modules: str, class_names=("a", "b")) -> None:
+    """Replace the staged model and backend lookup in ``modules`` (e.g. runtime.infer)."""
+    import importlib
+
+    fake = type("Fake", (FakeModel,), {"class_names": list(class_names)})
+    for name in modules:
+        mod = importlib.import_module(name)
+        monkeypatch.setattr(mod, "StagedModel", fake)
+        monkeypatch.setattr(mod, "get_backend", lambda *a, **k: None)

@@ -151,8 +151,13 @@ class PictureWriter:
 
         if self.error is not None or i >= len(self.names):
             return
+        target = self.folder / self.names[i]
         try:
-            self.saved.append(save_picture(self.folder / self.names[i], self.draw(i, image, res)))
+            self.saved.append(save_picture(target, self.draw(i, image, res)))
+        except OSError as err:
+            from vitdet_cli.io_checks import os_error
+
+            self.error = os_error(err, target)
         except Exception as err:  # noqa: BLE001 - reported after the results are written
             self.error = err
 
