@@ -111,7 +111,7 @@ def test_eval_refuses_a_bad_file_before_any_work(bad, tmp_path, case):
 def test_compare_refuses_a_bad_file(bad, tmp_path, case):
     ann, img_dir, words = _broken(tmp_path, case)
     args = ("compare", "--artifacts", str(tmp_path / "a"), "--data", str(ann))
-    bad(*args, "--images", str(img_dir), culprit=words)
+    bad(*args, "--images", str(img_dir), "--out", str(tmp_path / "o"), culprit=words)
 
 
 def test_data_check_not_json(bad, tmp_path):

@@ -135,14 +135,14 @@ def test_compare_data_image_is_a_fifo(bad, tmp_path, arts):
     (img_dir / "1.jpg").unlink()
     fifo(img_dir / "1.jpg")
     args = ("compare", "--artifacts", arts, "--data", str(ann), "--images", str(img_dir))
-    bad(*args, culprit="1.jpg", timeout=10)
+    bad(*args, "--out", str(tmp_path / "o"), culprit="1.jpg", timeout=10)
 
 
 def test_compare_data_images_missing(bad, tmp_path, arts):
     ann, img_dir, _ = coco(tmp_path)
     (img_dir / "0.jpg").unlink()
     args = ("compare", "--artifacts", arts, "--data", str(ann), "--images", str(img_dir))
-    bad(*args, culprit="0.jpg", exit_code=2)
+    bad(*args, "--out", str(tmp_path / "o"), culprit="0.jpg", exit_code=2)
 
 
 def test_eval_data_image_declares_too_many_pixels(bad, tmp_path):

@@ -16,7 +16,7 @@ def fake(monkeypatch):
     use_fake_model(monkeypatch, "vitdet_cli.runtime.infer", "vitdet_cli.compare.api")
 
 
-def _infer(tmp_path, img, *extra):
+def _infer(tmp_path, img):
     out = tmp_path / "out"
     return ("infer", "--artifacts", str(tmp_path / "a"), "--img", str(img), "--out", str(out))
 
@@ -80,6 +80,7 @@ def test_pixels_opencv_cannot_decode(bad, tmp_path, fake):
 def test_compare_refuses_a_class_mismatch_like_eval(bad, tmp_path, monkeypatch):
     use_fake_model(monkeypatch, "vitdet_cli.compare.api", class_names=("a", "b", "c"))
     ann, img_dir, _ = coco(tmp_path, classes=("a", "b", "c", "d", "e", "f"))
-    args = ("compare", "--artifacts", str(tmp_path / "a"), "--data", str(ann))
-    r = bad(*args, "--images", str(img_dir), culprit="3 classes", exit_code=2)
+    args = ("compare", "--artifacts", str(tmp_path / "a"), "--data", str(ann), "--out")
+    r = bad(*args, str(tmp_path / "o"), "--images", str(img_dir), culprit="3", exit_code=2)
+    assert "predicts 3 classes" in r.output
     assert "6 categories" in r.output and "PASSED" not in r.output
