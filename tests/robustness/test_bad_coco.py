@@ -46,7 +46,11 @@ PROBLEMS = {
     "bbox_nan": (_set("annotations.bbox", [1, 2, math.nan, 3]), "bbox missing or not four"),
     "bbox_bool": (_set("annotations.bbox", [True, 2, 3, 3]), "bbox missing or not four"),
     "segm_empty": (_set("annotations.segmentation", []), "segmentation is an empty list"),
-    "polygon_two_points": (_set("annotations.segmentation", [[1, 1, 5, 5]]), "fewer than 3"),
+    "polygon_two_points": (_set("annotations.segmentation", [[1, 1, 5, 5]]), "no polygon of 3"),
+    "one_short_polygon": (
+        _set("annotations.segmentation", [[1, 1, 5, 1, 5, 5], [1, 1, 2, 2]]),
+        "polygon has fewer than 3 points",
+    ),
     "polygon_odd": (_set("annotations.segmentation", [[1, 1, 5, 5, 6]]), "flat list"),
     "rle_bad_size": (
         _set("annotations.segmentation", {"size": "x", "counts": "abc"}),
@@ -69,6 +73,7 @@ PROBLEMS = {
     "category_no_name": (_drop("categories.name"), "category name missing"),
     "unknown_category": (_set("annotations.category_id", 42), "category_id not in"),
     "unknown_image": (_set("annotations.image_id", 99), "image_id not in"),
+    "area_missing": (_drop("annotations.area"), "area missing"),
 }
 
 
@@ -107,11 +112,24 @@ def test_eval_refuses_a_bad_file_before_any_work(bad, tmp_path, case):
     bad(*args, culprit=words, code="data_ann_invalid", json_out=True)
 
 
-@pytest.mark.parametrize("case", ["negative_box", "file_name_parent", "image_id_dup"])
+@pytest.mark.parametrize("case", ["polygon_two_points", "file_name_parent", "image_id_dup"])
 def test_compare_refuses_a_bad_file(bad, tmp_path, case):
     ann, img_dir, words = _broken(tmp_path, case)
     args = ("compare", "--artifacts", str(tmp_path / "a"), "--data", str(ann))
     bad(*args, "--images", str(img_dir), "--out", str(tmp_path / "o"), culprit=words)
+
+
+def test_evaluation_takes_degenerate_boxes_but_not_crashing_fields(tmp_path):
+    from vitdet_cli.data.validate import validate_coco
+
+    _, _, data = coco(tmp_path)
+    data["annotations"][0]["bbox"] = [1, 1, -3, 4]
+    report = validate_coco(data, "x.json")
+    assert report.blocking() and not report.blocking(for_eval=True)
+    data["annotations"][1]["segmentation"] = []
+    assert [p.what for p in validate_coco(data, "x.json").blocking(for_eval=True)] == [
+        "segmentation is an empty list"
+    ]
 
 
 def test_data_check_not_json(bad, tmp_path):

@@ -280,7 +280,7 @@ def dataset_images(ann_file: Path, image_dir: Path, limit: Optional[int] = None)
     from vitdet_cli.runtime.images import check_image_file
 
     data = load_coco_json(ann_file)
-    validated(data, Path(ann_file))
+    validated(data, Path(ann_file), for_eval=True)
     paths = [Path(image_dir) / Path(im["file_name"]).name for im in data["images"]][:limit]
     missing = [p for p in paths if not p.is_file()]
     if missing:

@@ -105,11 +105,14 @@ def load_coco_json(ann_file: PathLike) -> dict:
     return data
 
 
-def validated(data: dict, path: Path, allow_drop: bool = False) -> CocoValidation:
+def validated(
+    data: dict, path: Path, allow_drop: bool = False, for_eval: bool = False
+) -> CocoValidation:
     """:func:`~vitdet_cli.data.validate.validate_coco`, raising its table of problems unless
-    the file is clean (``allow_drop``: unless only single annotations are bad)."""
+    the file is clean (``allow_drop``: unless only single annotations are bad; ``for_eval``:
+    unless only problems evaluation takes in its stride)."""
     report = validate_coco(data, path)
-    report.require(allow_drop)
+    report.require(allow_drop, for_eval)
     return report
 
 

@@ -2,7 +2,8 @@
 
 Problems of the file as a whole (ids, references, file names, categories) make it unusable;
 problems of single annotations (boxes, masks) can be dropped, which training does with a
-warning and every other command refuses.
+warning. Evaluation refuses the ones pycocotools would crash on and accepts degenerate boxes
+(they only cost recall); ``data check`` reports everything.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class Problem:
     what: str
     droppable: bool
     code: str = "data_ann_invalid"
+    evaluable: bool = False
     count: int = 0
     examples: list[str] = field(default_factory=list)
 
@@ -53,6 +55,13 @@ class CocoValidation:
     def fatal(self) -> list[Problem]:
         return [p for p in self.problems.values() if not p.droppable]
 
+    def blocking(self, allow_drop: bool = False, for_eval: bool = False) -> list[Problem]:
+        """The problems that stop a command: all (``data check``), the file-level ones
+        (``allow_drop``: training drops the rest) or those evaluation cannot take (``for_eval``)."""
+        if allow_drop:
+            return self.fatal
+        return [p for p in self.problems.values() if not (for_eval and p.evaluable)]
+
     def _rows(self) -> list[Problem]:
         return sorted(self.problems.values(), key=lambda p: -p.count)
 
@@ -73,9 +82,9 @@ class CocoValidation:
             code=self._rows()[0].code if self.problems else "data_ann_invalid",
         )
 
-    def require(self, allow_drop: bool = False) -> None:
-        """Raise unless clean (``allow_drop``: unless only droppable annotations are bad)."""
-        if self.fatal or (self.problems and not allow_drop):
+    def require(self, allow_drop: bool = False, for_eval: bool = False) -> None:
+        """Raise the table of problems when any of :meth:`blocking` is found."""
+        if self.blocking(allow_drop, for_eval):
             raise self.error()
 
 
@@ -148,6 +157,10 @@ def _check_categories(report: CocoValidation, cats: list) -> set:
     return ids
 
 
+DEGENERATE = {"bbox width or height not positive", "segmentation polygon has fewer than 3 points"}
+"""Problems pycocotools evaluates without complaint (the box just matches nothing)."""
+
+
 def _bbox_problem(bbox) -> str:
     if not isinstance(bbox, (list, tuple)) or len(bbox) != 4 or not all(map(_is_num, bbox)):
         return "bbox missing or not four finite numbers"
@@ -162,11 +175,12 @@ def _segm_problem(segm) -> str:
     if isinstance(segm, list):
         if not segm:
             return "segmentation is an empty list"
-        for poly in segm:
-            if not isinstance(poly, list) or not all(map(_is_num, poly)) or len(poly) % 2:
-                return "segmentation polygon is not a flat list of x, y numbers"
-            if len(poly) < 6:
-                return "segmentation polygon has fewer than 3 points"
+        if not all(isinstance(p, list) and all(map(_is_num, p)) and not len(p) % 2 for p in segm):
+            return "segmentation polygon is not a flat list of x, y numbers"
+        if all(len(p) < 6 for p in segm) or len(segm[0]) == 4:  # pycocotools: 4 = a box
+            return "segmentation has no polygon of 3 or more points"
+        if any(len(p) < 6 for p in segm):
+            return "segmentation polygon has fewer than 3 points"
         return ""
     if isinstance(segm, dict):
         size, counts = segm.get("size"), segm.get("counts")
@@ -199,8 +213,9 @@ def _check_annotations(report: CocoValidation, anns: list, image_ids: set, cat_i
         for problem in (_bbox_problem(a.get("bbox")), _segm_problem(a.get("segmentation"))):
             if problem:
                 report.add(problem, where, droppable=True, index=i)
-        if "area" in a and not (_is_num(a["area"]) and a["area"] >= 0):
-            report.add("area not a non-negative number", where, droppable=True, index=i)
+                report.problems[problem].evaluable = problem in DEGENERATE
+        if not (_is_num(a.get("area")) and a["area"] >= 0):
+            report.add("area missing or negative", where, droppable=True, index=i)
 
 
 def validate_coco(data: dict, path: str | Path) -> CocoValidation:
