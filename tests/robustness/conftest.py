@@ -114,3 +114,12 @@ def _watchdog(root: Path, timeout: float):
 @pytest.fixture
 def bad(tmp_path) -> Bad:
     return Bad(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def _restore_pixel_limit(monkeypatch):
+    """``--max-pixels`` sets a process-wide limit (and an env variable): undo it per test."""
+    from vitdet_cli.runtime import images
+
+    monkeypatch.setattr(images.LIMIT, "max_pixels", images.LIMIT.max_pixels)
+    monkeypatch.delenv(images.ENV_VAR, raising=False)

@@ -167,3 +167,16 @@ def test_eval_backend_with_checkpoint(bad, tmp_path):
 
 def test_bench_artifacts_missing(bad, tmp_path):
     bad("bench", "--artifacts", str(tmp_path / "nowhere"), culprit="nowhere")
+
+
+def test_max_pixels_reaches_worker_processes(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    from vitdet_cli.runtime.images import set_max_pixels
+
+    set_max_pixels(100)
+    img = real_image(tmp_path / "a.jpg", 32)
+    code = "import sys; from vitdet_cli.runtime.images import read_image; read_image(sys.argv[1])"
+    proc = subprocess.run([sys.executable, "-c", code, str(img)], capture_output=True, text=True)
+    assert proc.returncode != 0 and "over the limit of 100" in proc.stderr

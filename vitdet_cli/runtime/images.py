@@ -7,6 +7,7 @@ gigabytes is refused in microseconds.
 
 from __future__ import annotations
 
+import os
 import stat
 import warnings
 from pathlib import Path
@@ -22,8 +23,17 @@ DEFAULT_MAX_PIXELS = 100_000_000
 """Largest image (width × height) decoded unless ``--max-pixels`` says otherwise."""
 
 
+ENV_VAR = "VITDET_MAX_PIXELS"
+"""Carries ``--max-pixels`` to worker processes (``bench`` runs each backend in a fresh one)."""
+
+
+def _from_env() -> int:
+    text = os.environ.get(ENV_VAR, "")
+    return int(text) if text.isdigit() and int(text) > 0 else DEFAULT_MAX_PIXELS
+
+
 class _Limit:
-    max_pixels: int = DEFAULT_MAX_PIXELS
+    max_pixels: int = _from_env()
 
 
 LIMIT = _Limit()
@@ -31,12 +41,14 @@ LIMIT = _Limit()
 
 
 def set_max_pixels(value: Optional[int]) -> None:
-    """Use ``value`` (None: the default) as the pixel limit of every later image check."""
+    """Use ``value`` (None: the default) as the pixel limit of every later image check, in this
+    process and in the workers it starts."""
     if value is not None and value < 1:
         raise VitdetError(
             f"--max-pixels {value}: must be at least 1", code="bad_usage", exit_code=2
         )
     LIMIT.max_pixels = DEFAULT_MAX_PIXELS if value is None else int(value)
+    os.environ[ENV_VAR] = str(LIMIT.max_pixels)
 
 
 def _bad(path: Path, what: str, hint: str, code: str = "bad_image", exit_code: int = 1):
