@@ -33,6 +33,13 @@ def unexpected_error(err: Exception) -> VitdetError:
         from vitdet_cli.io_checks import os_error
 
         return os_error(err)
+    refused = _refused_global(err)
+    if refused:
+        return VitdetError(
+            f"a file asks to run code when loaded ({refused}); refused",
+            hint="load checkpoints only from a source you trust",
+            code="checkpoint_unsafe",
+        )
     text = " ".join(str(err).split())
     detail = f"{type(err).__name__}: {text[:300]}" if text else type(err).__name__
     return VitdetError(
@@ -40,6 +47,17 @@ def unexpected_error(err: Exception) -> VitdetError:
         hint="run again with --verbose for the traceback, and report it if the input looks fine",
         code="internal_error",
     )
+
+
+def _refused_global(err: Exception) -> str | None:
+    """The global a safe (``weights_only``) load refused, if ``err`` is that refusal."""
+    import pickle
+
+    if not isinstance(err, pickle.UnpicklingError):
+        return None
+    from vitdet_cli.model.checkpoint import refused_global
+
+    return refused_global(str(err))
 
 
 class _Group(TyperGroup):

@@ -153,6 +153,24 @@ def test_resume_malicious_checkpoint(bad, tmp_path, shapes):
     assert "system" in r.output and "weights_only" not in r.output
 
 
+def test_load_from_malicious_checkpoint(bad, tmp_path, shapes):
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    ckpt = tmp_path / "evil.pth"
+    torch.save({"state_dict": Evil()}, ckpt)
+    r = bad(*_train(shapes, tmp_path / "wd", "--load-from", str(ckpt)), culprit="evil.pth")
+    assert "asks to run code" in r.output and "weights_only" not in r.output
+
+
+def test_load_from_truncated_checkpoint(bad, tmp_path, shapes):
+    good = _training_ckpt(tmp_path / "good.pth", 2)
+    ckpt = tmp_path / "cut.pth"
+    ckpt.write_bytes(good.read_bytes()[:200])
+    bad(*_train(shapes, tmp_path / "wd", "--load-from", str(ckpt)), culprit="cut.pth")
+
+
 def test_resume_falls_back_to_an_older_loadable_checkpoint(cli, tmp_path, shapes):
     wd = tmp_path / "wd"
     wd.mkdir()

@@ -60,6 +60,19 @@ def test_name_too_long_names_the_path(bad, exploding):
     bad("config", "show", "x.yaml", culprit="file name too long", exit_code=1)
 
 
+def test_refused_pickle_deep_inside_never_advises_weights_only(bad, tmp_path, exploding):
+    import fractions
+
+    path = tmp_path / "x.pth"
+    torch.save({"f": fractions.Fraction(1, 3)}, path)
+    try:
+        torch.load(path, weights_only=True)
+    except Exception as exc:  # torch's own refusal, raised again from inside a command
+        exploding(exc)
+    r = bad("config", "show", "x.yaml", culprit="fractions.Fraction", exit_code=1)
+    assert "asks to run code" in r.output and "weights_only" not in r.output
+
+
 def test_env_check_flags_garbage_visible_devices(cli, monkeypatch):
     monkeypatch.setenv("ASCEND_RT_VISIBLE_DEVICES", "zero;one")
     result = cli("--json", "env-check", "--device", "cpu")

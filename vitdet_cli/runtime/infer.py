@@ -12,10 +12,10 @@ from vitdet_cli.runtime.backends import get_backend
 from vitdet_cli.runtime.images import list_images, read_image
 from vitdet_cli.runtime.staged import StagedModel, StagedResult
 
-OnResult = Callable[[int, Path, "np.ndarray", StagedResult], None]
-
 if TYPE_CHECKING:
     import numpy as np
+
+OnResult = Callable[[int, Path, "np.ndarray", StagedResult], None]
 
 SHOW_THR = 0.3
 """Pictures draw detections from this score up (MMDetection's visualiser default); results

@@ -17,7 +17,7 @@ from vitdet_cli.io_checks import prepare_out_dir
 from vitdet_cli.platform import device as devlib
 from vitdet_cli.platform.device import Placement
 from vitdet_cli.report.console import MODE
-from vitdet_cli.training.checkpoints import latest_complete, remove_save_temps
+from vitdet_cli.training.checkpoints import check_load_from, latest_complete, remove_save_temps
 from vitdet_cli.training.launch import Launch, NodeSpec, plan_launch
 
 ResumeArg = Union[None, bool, Path]  # None/False: fresh; True: latest complete; Path: that file
@@ -130,13 +130,7 @@ def plan_training(
     )
     placement = Placement(kind, picked)
     wd = prepare_out_dir(work_dir or exp.resolved_work_dir, "--work-dir")
-    if load_from is not None and not Path(load_from).is_file():
-        raise VitdetError(
-            f"--load-from {load_from}: file not found",
-            hint="check the path",
-            code="bad_checkpoint",
-            exit_code=2,
-        )
+    check_load_from(load_from)
     resume_from = _resume_checkpoint(resume, wd)
     if exp.model.pretrained is not None and not Path(exp.model.pretrained).is_file():
         raise VitdetError(
@@ -206,6 +200,7 @@ def _plan_raw(config, device, devices, work_dir, resume, load_from, overrides, n
     cfg.work_dir = str(wd)
     cfg.launcher = "pytorch" if placement.world_size * nodes.nnodes > 1 else "none"
     if load_from:
+        check_load_from(load_from)
         cfg.load_from = str(load_from)
     resume_from = _resume_checkpoint(resume, wd)
     cfg_file = _dump(cfg, wd)

@@ -38,6 +38,28 @@ def resume_problem(path: Path) -> Optional[VitdetError]:
     return None
 
 
+def check_load_from(path: Optional[Path]) -> None:
+    """``--load-from`` must be a file that loads safely (found now, not after the set-up)."""
+    if path is None:
+        return
+    if not Path(path).is_file():
+        raise VitdetError(
+            f"--load-from {path}: file not found",
+            hint="check the path",
+            code="bad_checkpoint",
+            exit_code=2,
+        )
+    from vitdet_cli.model.checkpoint import read_checkpoint
+    from vitdet_cli.model.shims import allow_mmengine_checkpoints
+
+    allow_mmengine_checkpoints()
+    try:
+        read_checkpoint(path, mmap=True)
+    except VitdetError as err:
+        err.message = f"--load-from {err.message}"
+        raise
+
+
 def is_complete(path: Path) -> bool:
     """Whether ``path`` loads as a training checkpoint (checked, not guessed from its name)."""
     return resume_problem(path) is None
