@@ -155,3 +155,8 @@ def test_longest_legal_name_writes_atomically(tmp_path):
     target = tmp_path / ("r" * 250 + ".json")
     write_bytes_atomic(target, b"{}")
     assert target.read_bytes() == b"{}" and len(list(tmp_path.iterdir())) == 1
+
+
+def test_demo_work_dir_is_a_file(bad, tmp_path):
+    (tmp_path / "demo").write_text("x")
+    bad("demo", "--work-dir", str(tmp_path / "demo"), culprit="--work-dir", exit_code=2)
