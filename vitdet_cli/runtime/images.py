@@ -52,7 +52,9 @@ def set_max_pixels(value: Optional[int]) -> None:
 
 
 def _bad(path: Path, what: str, hint: str, code: str = "bad_image", exit_code: int = 1):
-    return VitdetError(f"image {path}: {what}", hint=hint, code=code, exit_code=exit_code)
+    return VitdetError(
+        f"cannot read image {path}: {what}", hint=hint, code=code, exit_code=exit_code
+    )
 
 
 def header_size(path: str | Path) -> tuple[int, int]:
@@ -72,7 +74,9 @@ def header_size(path: str | Path) -> tuple[int, int]:
     except UnidentifiedImageError:
         raise _bad(path, "not an image format we can read", _FORMATS_HINT) from None
     except OSError as err:
-        raise _bad(path, f"cannot read the header ({err.strerror or err})", _FORMATS_HINT) from None
+        raise _bad(
+            path, f"its header is unreadable ({err.strerror or err})", _FORMATS_HINT
+        ) from None
     except Exception as err:  # PIL's parsers raise many types for a crafted header
         raise _bad(path, f"damaged header ({type(err).__name__})", _FORMATS_HINT) from None
 
@@ -88,18 +92,18 @@ def check_image_file(path: str | Path, max_pixels: Optional[int] = None) -> tupl
     except FileNotFoundError:
         raise _bad(path, "not found", "check the path", "image_missing", 2) from None
     except OSError as err:
-        raise _bad(path, f"cannot be read ({err.strerror})", "check the path") from None
+        raise _bad(path, f"{err.strerror}", "check the path") from None
     if not stat.S_ISREG(mode):
         kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file (a pipe or device?)"
-        raise _bad(path, f"is {kind}", "pass image files", "image_not_file", 2)
+        raise _bad(path, f"it is {kind}", "pass image files", "image_not_file", 2)
     w, h = header_size(path)
     limit = LIMIT.max_pixels if max_pixels is None else max_pixels
     if w < 1 or h < 1:
-        raise _bad(path, f"declares an empty size {w}x{h}", _FORMATS_HINT)
+        raise _bad(path, f"it declares an empty size {w}x{h}", _FORMATS_HINT)
     if w * h > limit:
         raise _bad(
             path,
-            f"is {w}x{h} = {w * h:,} pixels, over the limit of {limit:,}",
+            f"it is {w}x{h} = {w * h:,} pixels, over the limit of {limit:,}",
             "downscale it, or raise the limit with --max-pixels if you have the memory",
             "image_too_large",
         )
