@@ -16,6 +16,10 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from vitdet_cli.errors import VitdetError
 
 EXAMPLES = 3
+_REPAIR = (
+    "repair or regenerate the annotation file (`vitdet train` drops bad annotations with a "
+    "warning; problems of the file as a whole stop every command)"
+)
 
 
 @dataclass
@@ -77,8 +81,7 @@ class CocoValidation:
         total = sum(p.count for p in self.problems.values())
         return VitdetError(
             f"{self.path}: {total} problem(s) in the annotation file:\n{self.table()}",
-            hint=hint
-            or "repair or regenerate the annotation file (`vitdet data check` lists every problem)",
+            hint=hint or _REPAIR,
             code=self._rows()[0].code if self.problems else "data_ann_invalid",
         )
 
