@@ -285,15 +285,6 @@ def check_devices(kind: str, smi: Optional[str]) -> list[Check]:
     return checks
 
 
-def _valid_visible(name: str, value: str) -> bool:
-    """A comma list of device indices (CUDA also takes GPU-/MIG- UUIDs and -1)."""
-    items = [v.strip() for v in value.split(",")] if value.strip() else []
-    cuda = name.startswith("CUDA")
-    return all(
-        v.isdigit() or (cuda and (v == "-1" or v.startswith(("GPU-", "MIG-")))) for v in items
-    )
-
-
 def check_cann(kind: str, soc_flag: Optional[str], smi: Optional[str]) -> list[Check]:
     need = kind == "npu"
     bad = "fail" if need else "warn"
@@ -380,3 +371,12 @@ def require(kind: str = "auto", ops: bool = True) -> None:
 def _first_line(err: Exception) -> str:
     text = str(err).strip().splitlines()
     return text[0] if text else type(err).__name__
+
+
+def _valid_visible(name: str, value: str) -> bool:
+    """A comma list of device indices (CUDA also takes GPU-/MIG- UUIDs and -1)."""
+    items = [v.strip() for v in value.split(",")] if value.strip() else []
+    cuda = name.startswith("CUDA")
+    return all(
+        v.isdigit() or (cuda and (v == "-1" or v.startswith(("GPU-", "MIG-")))) for v in items
+    )

@@ -129,7 +129,8 @@ def plan_training(
         devlib.parse_devices(devices) if devices is not None else list(exp.device.devices or [])
     )
     placement = Placement(kind, picked)
-    wd = prepare_out_dir(work_dir or exp.resolved_work_dir, "--work-dir")
+    wd = Path(work_dir or exp.resolved_work_dir)
+    prepare_out_dir(wd, "--work-dir")
     check_load_from(load_from)
     resume_from = _resume_checkpoint(resume, wd)
     if exp.model.pretrained is not None and not Path(exp.model.pretrained).is_file():
@@ -194,14 +195,13 @@ def _plan_raw(config, device, devices, work_dir, resume, load_from, overrides, n
     kind = _kind(device, dry_run)
     _preflight(kind, dry_run)
     placement = Placement(kind, devlib.parse_devices(devices))
-    wd = prepare_out_dir(
-        work_dir or cfg.get("work_dir") or Path("work_dirs") / config.stem, "--work-dir"
-    )
+    wd = Path(work_dir or cfg.get("work_dir") or Path("work_dirs") / config.stem)
     cfg.work_dir = str(wd)
     cfg.launcher = "pytorch" if placement.world_size * nodes.nnodes > 1 else "none"
     if load_from:
         check_load_from(load_from)
         cfg.load_from = str(load_from)
+    prepare_out_dir(wd, "--work-dir")
     resume_from = _resume_checkpoint(resume, wd)
     cfg_file = _dump(cfg, wd)
     launch = plan_launch(placement, nodes, cfg_file, resume_from, wd)
