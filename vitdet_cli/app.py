@@ -76,8 +76,14 @@ class _Group(TyperGroup):
         except KeyboardInterrupt:
             render_error(VitdetError("interrupted", code="interrupted"))
             raise typer.Exit(130) from None
-        except (Exit, Abort, TyperException):
+        except (Exit, Abort):
             raise
+        except TyperException as exc:  # usage errors: click prints them, unless --json
+            if not MODE.json or not hasattr(exc, "format_message"):
+                raise
+            code = getattr(exc, "exit_code", 2)
+            render_error(VitdetError(exc.format_message(), code="usage", exit_code=code))
+            raise typer.Exit(code) from None
         except Exception as exc:  # noqa: BLE001 - the last line of defence
             err = unexpected_error(exc)
             if MODE.verbose:

@@ -160,3 +160,9 @@ def test_longest_legal_name_writes_atomically(tmp_path):
 def test_demo_work_dir_is_a_file(bad, tmp_path):
     (tmp_path / "demo").write_text("x")
     bad("demo", "--work-dir", str(tmp_path / "demo"), culprit="--work-dir", exit_code=2)
+
+
+def test_usage_error_with_json_is_an_error_object(bad, tmp_path):
+    args = ("infer", "--img", str(tmp_path / "a.jpg"), "--score-thr", "high")
+    r = bad(*args, culprit="--score-thr", json_out=True, code="usage", exit_code=2)
+    assert r.stdout.lstrip().startswith("{")
