@@ -84,3 +84,14 @@ def test_compare_refuses_a_class_mismatch_like_eval(bad, tmp_path, monkeypatch):
     r = bad(*args, str(tmp_path / "o"), "--images", str(img_dir), culprit="3", exit_code=2)
     assert "predicts 3 classes" in r.output
     assert "6 categories" in r.output and "PASSED" not in r.output
+
+
+def test_a_failure_mid_run_leaves_no_partial_pictures(bad, tmp_path, fake):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    real_image(folder / "a.jpg")
+    png_declaring(folder / "b.png", 8, 8)  # its pixels fail after a.jpg's picture is saved
+    bad(*_infer(tmp_path, folder), culprit="b.png", exit_code=1)
+    vis = tmp_path / "out" / "vis"
+    assert not (tmp_path / "out" / "results.json").exists()
+    assert not vis.exists() or not list(vis.iterdir())

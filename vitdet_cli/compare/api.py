@@ -20,7 +20,13 @@ from vitdet_cli.atomic import write_json_atomic
 from vitdet_cli.compare.detections import DetSet, compare_report
 from vitdet_cli.compare.tensors import TensorParity, tensor_parity
 from vitdet_cli.runtime.backends import get_backend
-from vitdet_cli.runtime.infer import InferRun, PictureWriter, draw_result, run_images
+from vitdet_cli.runtime.infer import (
+    InferRun,
+    PictureWriter,
+    discard_on_error,
+    draw_result,
+    run_images,
+)
 from vitdet_cli.runtime.staged import StagedModel, StagedResult
 
 PICTURES = 8
@@ -197,7 +203,7 @@ def compare_runs(
         pictures = PictureWriter(Path(out) / "compare", run_a.images[:PICTURES])
         pictures.draw = _side_by_side(run_a, names)
     ref_model = StagedModel(artifacts, get_backend(reference, **(reference_options or {})))
-    with ref_model:
+    with ref_model, discard_on_error(pictures):
         res_b, _ = run_images(
             ref_model, run_a.images, score_thr, dedup, 0, 1, on_image=on_image, on_result=pictures
         )

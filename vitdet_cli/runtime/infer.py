@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Optional, Sequence
 
 from vitdet_cli.atomic import write_json_atomic
 from vitdet_cli.report.timing import TimingStats
@@ -106,7 +107,7 @@ def infer(
         prepare_out_dir(out)
     pictures = PictureWriter(Path(out) / "vis", images) if out is not None else None
     model = StagedModel(artifacts, get_backend(backend, **(backend_options or {})))
-    with model:
+    with model, discard_on_error(pictures):
         if pictures is not None:
             pictures.draw = picture_of(model.class_names, show_thr)
         results, stats = run_images(
@@ -161,6 +162,12 @@ class PictureWriter:
         except Exception as err:  # noqa: BLE001 - reported after the results are written
             self.error = err
 
+    def discard(self) -> None:
+        """Remove the pictures saved so far (the run failed: leave no partial output)."""
+        for path in self.saved:
+            path.unlink(missing_ok=True)
+        self.saved.clear()
+
     def raise_failure(self, results_file: Path) -> None:
         """The first picture failure, saying that ``results_file`` was written anyway."""
         from vitdet_cli.errors import VitdetError
@@ -174,6 +181,17 @@ class PictureWriter:
             hint=getattr(err, "hint", "") or f"check {self.folder}",
             code="pictures_failed",
         ) from err
+
+
+@contextmanager
+def discard_on_error(pictures: Optional[PictureWriter]) -> Iterator[None]:
+    """On any exception in the block, remove the pictures ``pictures`` saved."""
+    try:
+        yield
+    except BaseException:
+        if pictures is not None:
+            pictures.discard()
+        raise
 
 
 def write_outputs(run: InferRun, out: Path, pictures: Optional[PictureWriter] = None) -> None:
