@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import typer
 from typer.core import TyperGroup
+from typer.exceptions import Abort, Exit, TyperException
 
 from vitdet_cli import __version__
 from vitdet_cli.errors import VitdetError
-from vitdet_cli.report.console import MODE, render_error
+from vitdet_cli.report.console import MODE, render_error, render_traceback
 
 # Options whose value may be left out (click has no such notion): alone, they mean this value.
 OPTIONAL_VALUE = {"--resume": "latest"}
@@ -26,8 +27,42 @@ def fill_optional_values(args: list[str]) -> list[str]:
     return out
 
 
+def unexpected_error(err: Exception) -> VitdetError:
+    """The error users see for an exception the code did not foresee (one line, no traceback)."""
+    if isinstance(err, OSError):
+        from vitdet_cli.io_checks import os_error
+
+        return os_error(err)
+    refused = _refused_global(err)
+    if refused:
+        return VitdetError(
+            f"a file asks to run code when loaded ({refused}); refused",
+            hint="load checkpoints only from a source you trust",
+            code="checkpoint_unsafe",
+        )
+    text = " ".join(str(err).split())
+    detail = f"{type(err).__name__}: {text[:300]}" if text else type(err).__name__
+    return VitdetError(
+        f"unexpected error: {detail}",
+        hint="run again with --verbose for the traceback, and report it if the input looks fine",
+        code="internal_error",
+    )
+
+
+def _refused_global(err: Exception) -> str | None:
+    """The global a safe (``weights_only``) load refused, if ``err`` is that refusal."""
+    import pickle
+
+    if not isinstance(err, pickle.UnpicklingError):
+        return None
+    from vitdet_cli.model.checkpoint import refused_global
+
+    return refused_global(str(err))
+
+
 class _Group(TyperGroup):
-    """Turns :class:`VitdetError` anywhere below into a message and an exit status."""
+    """The CLI's last line of defence: every exception below becomes one rendered error and an
+    exit status (``--verbose`` adds the traceback of unexpected ones)."""
 
     def parse_args(self, ctx, args):  # noqa: D401 - click API
         return super().parse_args(ctx, fill_optional_values(list(args)))
@@ -41,6 +76,20 @@ class _Group(TyperGroup):
         except KeyboardInterrupt:
             render_error(VitdetError("interrupted", code="interrupted"))
             raise typer.Exit(130) from None
+        except (Exit, Abort):
+            raise
+        except TyperException as exc:  # usage errors: click prints them, unless --json
+            if not MODE.json or not hasattr(exc, "format_message"):
+                raise
+            code = getattr(exc, "exit_code", 2)
+            render_error(VitdetError(exc.format_message(), code="usage", exit_code=code))
+            raise typer.Exit(code) from None
+        except Exception as exc:  # noqa: BLE001 - the last line of defence
+            err = unexpected_error(exc)
+            if MODE.verbose:
+                render_traceback()
+            render_error(err)
+            raise typer.Exit(err.exit_code) from None
 
 
 app = typer.Typer(

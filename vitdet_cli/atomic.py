@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
+from vitdet_cli.io_checks import fit_name, name_max, os_error
+
 
 def _file_mode() -> int:
     """Permissions an ordinary ``open(path, "w")`` would give (mkstemp's are owner-only)."""
@@ -20,6 +22,15 @@ def _file_mode() -> int:
 _MODE = _file_mode()
 
 
+def temp_prefix(path: Path) -> str:
+    """``.<name>.`` for the temp file beside ``path``, the name shortened so that the temp
+    name (prefix, 8 random characters, ``.tmp``) fits the file system's name limit."""
+    return "." + fit_name(path.name, ".", name_max(path.parent) - 1 - _RANDOM_AND_SUFFIX)
+
+
+_RANDOM_AND_SUFFIX = 8 + len(".tmp")
+
+
 @contextmanager
 def atomic_writer(path: str | os.PathLike, fsync: bool = True) -> Iterator[BinaryIO]:
     """A binary file handle whose content replaces ``path`` only if the block completes.
@@ -28,8 +39,11 @@ def atomic_writer(path: str | os.PathLike, fsync: bool = True) -> Iterator[Binar
     end; on any error the temp file is removed and ``path`` is untouched.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=".tmp", dir=path.parent)
+    except OSError as err:
+        raise os_error(err, err.filename or path) from err
     try:
         with os.fdopen(fd, "wb") as fh:
             yield fh
@@ -38,8 +52,10 @@ def atomic_writer(path: str | os.PathLike, fsync: bool = True) -> Iterator[Binar
                 os.fsync(fh.fileno())
         os.chmod(tmp, _MODE)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise os_error(exc, path) from exc
         raise
 
 

@@ -95,7 +95,13 @@ def run_demo(
     from vitdet_cli.config.loader import load_config
     from vitdet_cli.export.api import export_artifacts
     from vitdet_cli.runtime.backends import get_backend
-    from vitdet_cli.runtime.infer import InferRun, run_images, write_outputs
+    from vitdet_cli.runtime.infer import (
+        InferRun,
+        PictureWriter,
+        picture_of,
+        run_images,
+        write_outputs,
+    )
     from vitdet_cli.runtime.staged import StagedModel
 
     step = on_step or (lambda _s: None)
@@ -123,11 +129,15 @@ def run_demo(
     val = dataset_images(ann, image_dir)
     t0 = time.monotonic()
     step("infer")
+    drawn = PictureWriter(work / "infer" / "vis", val[:pictures])
     with StagedModel(artifacts, get_backend("onnxruntime")) as model:
-        results, stats = run_images(model, val, 0.05, "none", warmup=1, repeat=1, record=True)
+        drawn.draw = picture_of(model.class_names)
+        results, stats = run_images(
+            model, val, 0.05, "none", warmup=1, repeat=1, record=True, on_result=drawn
+        )
     run = InferRun("onnxruntime", val, results, stats, model.class_names)
     shown = InferRun(run.backend, val[:pictures], results[:pictures], stats, run.class_names)
-    write_outputs(shown, work / "infer")
+    write_outputs(shown, work / "infer", drawn)
     seconds["infer"] = time.monotonic() - t0
 
     t0 = time.monotonic()

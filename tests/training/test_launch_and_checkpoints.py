@@ -53,7 +53,9 @@ def test_multi_node_flags(tmp_path):
 
 
 def _save(path: Path, value: float) -> None:
-    torch.save({"state_dict": {"w": torch.full((4,), value)}, "meta": {"iter": int(value)}}, path)
+    state = {"w": torch.full((4,), value)}
+    meta = {"epoch": 0, "iter": int(value)}
+    torch.save({"state_dict": state, "meta": meta, "message_hub": {}}, path)
 
 
 def test_latest_complete_skips_partial_files(tmp_path):

@@ -123,4 +123,5 @@ def test_resume_after_kill_9(tiny_overrides, tmp_path):
     ckpt = torch.load(wd / "iter_10.pth", weights_only=True, map_location="cpu")
     assert ckpt["meta"]["iter"] == 10
     rows = [json.loads(x) for x in (wd / "metrics.jsonl").read_text().splitlines() if x.strip()]
-    assert max(r["iter"] for r in rows if r["mode"] == "train") == 10
+    train_iters = [r["iter"] for r in rows if r["mode"] == "train"]
+    assert max(train_iters) == 10 and len(train_iters) == len(set(train_iters))  # no repeats

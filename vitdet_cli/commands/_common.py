@@ -13,6 +13,19 @@ JsonOption = typer.Option(False, "--json", help="Print one JSON object on stdout
 SetOption = typer.Option(
     None, "--set", help="Override a config field: --set train.lr=2e-4 (repeatable)."
 )
+MaxPixelsOption = typer.Option(
+    None,
+    "--max-pixels",
+    min=1,
+    help="Refuse images larger than this many pixels before decoding (default 100 million).",
+)
+
+
+def use_images_limit(max_pixels: Optional[int]) -> None:
+    """Apply ``--max-pixels`` to every image this command reads."""
+    from vitdet_cli.runtime.images import set_max_pixels
+
+    set_max_pixels(max_pixels)
 
 
 def use_json(flag: bool) -> None:

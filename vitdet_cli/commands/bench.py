@@ -8,7 +8,12 @@ from typing import List, Optional
 
 import typer
 
-from vitdet_cli.commands._common import JsonOption, use_json
+from vitdet_cli.commands._common import (
+    JsonOption,
+    MaxPixelsOption,
+    use_images_limit,
+    use_json,
+)
 from vitdet_cli.commands.infer import ArtifactsOption, DeviceIdOption, backend_options
 from vitdet_cli.report.console import console, emit
 
@@ -43,10 +48,12 @@ def command(
     repeat: int = typer.Option(5, "--repeat", help="Timed runs per image."),
     timeout: float = typer.Option(3600.0, "--timeout", help="Seconds allowed per backend."),
     device_id: int = DeviceIdOption,
+    max_pixels: Optional[int] = MaxPixelsOption,
     json_output: bool = JsonOption,
 ) -> None:
     """Compare the backends like `yolo benchmark` (each in a fresh process)."""
     use_json(json_output)
+    use_images_limit(max_pixels)
     from vitdet_cli.bench import bench, bench_images, parse_backends
     from vitdet_cli.compare.api import dataset_images
     from vitdet_cli.evaluation import resolve_dataset

@@ -7,7 +7,12 @@ from typing import Optional
 
 import typer
 
-from vitdet_cli.commands._common import JsonOption, use_json
+from vitdet_cli.commands._common import (
+    JsonOption,
+    MaxPixelsOption,
+    use_images_limit,
+    use_json,
+)
 from vitdet_cli.commands.infer import (
     ArtifactsOption,
     DedupOption,
@@ -32,10 +37,12 @@ def command(
     dedup: str = DedupOption,
     out: Path = typer.Option(Path("outputs/compare"), "--out", help="Report and pictures."),
     device_id: int = DeviceIdOption,
+    max_pixels: Optional[int] = MaxPixelsOption,
     json_output: bool = JsonOption,
 ) -> None:
     """Prove the deployed stages agree with PyTorch (exit 1 when parity fails)."""
     use_json(json_output)
+    use_images_limit(max_pixels)
     from vitdet_cli.compare.api import compare, dataset_images
     from vitdet_cli.errors import VitdetError
     from vitdet_cli.report.console import spinner

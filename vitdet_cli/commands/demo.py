@@ -24,8 +24,10 @@ def command(
     use_json(json_output)
     from vitdet_cli.demo import DEMO_CONFIG, run_demo
     from vitdet_cli.errors import VitdetError
+    from vitdet_cli.io_checks import prepare_out_dir
     from vitdet_cli.report.console import status_console
 
+    prepare_out_dir(work_dir, "--work-dir")
     out = status_console()
 
     def on_step(name: str) -> None:

@@ -7,7 +7,12 @@ from typing import List, Optional
 
 import typer
 
-from vitdet_cli.commands._common import JsonOption, use_json
+from vitdet_cli.commands._common import (
+    JsonOption,
+    MaxPixelsOption,
+    use_images_limit,
+    use_json,
+)
 from vitdet_cli.commands.infer import DeviceIdOption, backend_options
 from vitdet_cli.errors import VitdetError
 from vitdet_cli.report.console import console, emit
@@ -71,10 +76,12 @@ def command(
     limit: Optional[int] = typer.Option(None, "--limit", help="Use the first N images."),
     device: str = typer.Option("cpu", "--device", help="Torch device for --checkpoint."),
     device_id: int = DeviceIdOption,
+    max_pixels: Optional[int] = MaxPixelsOption,
     json_output: bool = JsonOption,
 ) -> None:
     """COCO mAP (bbox and segm, pycocotools) of the deployed stages or of a checkpoint."""
     use_json(json_output)
+    use_images_limit(max_pixels)
     from vitdet_cli.report.console import info, spinner
 
     _check_source(artifacts, checkpoint, backend)

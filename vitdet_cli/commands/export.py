@@ -32,9 +32,11 @@ def command(
     use_json(json_output)
     from vitdet_cli.errors import VitdetError
     from vitdet_cli.export.api import export_artifacts
+    from vitdet_cli.io_checks import prepare_out_dir
     from vitdet_cli.report.console import spinner
     from vitdet_cli.report.export_table import export_lint_table, export_parity_table
 
+    prepare_out_dir(out)
     with spinner("exporting stages") as step:
         result = export_artifacts(
             checkpoint, config, out, stages or None, opset, sample, on_step=step

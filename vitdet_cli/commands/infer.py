@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 
-from vitdet_cli.commands._common import JsonOption, use_json
+from vitdet_cli.commands._common import (
+    JsonOption,
+    MaxPixelsOption,
+    use_images_limit,
+    use_json,
+)
 from vitdet_cli.report.console import console, emit
 
 BackendOption = typer.Option("onnxruntime", "--backend", help="onnxruntime | om | torch.")
@@ -33,10 +39,12 @@ def command(
     repeat: int = typer.Option(1, "--repeat", help="Timed runs per image (median reported)."),
     device_id: int = DeviceIdOption,
     show_thr: float = typer.Option(0.3, "--show-thr", help="Pictures draw scores from this up."),
+    max_pixels: Optional[int] = MaxPixelsOption,
     json_output: bool = JsonOption,
 ) -> None:
     """Detect objects with the exported stages and time every step."""
     use_json(json_output)
+    use_images_limit(max_pixels)
     from vitdet_cli.report.console import spinner
     from vitdet_cli.report.timing import timing_table
     from vitdet_cli.runtime.infer import infer

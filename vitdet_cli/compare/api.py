@@ -20,10 +20,17 @@ from vitdet_cli.atomic import write_json_atomic
 from vitdet_cli.compare.detections import DetSet, compare_report
 from vitdet_cli.compare.tensors import TensorParity, tensor_parity
 from vitdet_cli.runtime.backends import get_backend
-from vitdet_cli.runtime.images import read_image
-from vitdet_cli.runtime.infer import InferRun, run_images
+from vitdet_cli.runtime.infer import (
+    InferRun,
+    PictureWriter,
+    discard_on_error,
+    draw_result,
+    run_images,
+)
 from vitdet_cli.runtime.staged import StagedModel, StagedResult
 
+PICTURES = 8
+"""Side-by-side pictures drawn (the first images)."""
 TENSOR_ATOL = 1e-3
 """Absolute tolerance per output, scaled by max(1, max |reference|) (fp32 graphs)."""
 SUM_KEYS = ("n_a", "n_b", "matched", "only_a", "only_b", "ref_considered", "ref_matched_strict")
@@ -190,11 +197,18 @@ def compare_runs(
 
     ``run_a`` must have been recorded (``record=True``) for the tensor comparison.
     """
+    names = (run_a.backend, reference)
+    pictures = None
+    if out is not None:
+        pictures = PictureWriter(Path(out) / "compare", run_a.images[:PICTURES])
+        pictures.draw = _side_by_side(run_a, names)
     ref_model = StagedModel(artifacts, get_backend(reference, **(reference_options or {})))
-    with ref_model:
-        res_b, _ = run_images(ref_model, run_a.images, score_thr, dedup, 0, 1, on_image=on_image)
+    with ref_model, discard_on_error(pictures):
+        res_b, _ = run_images(
+            ref_model, run_a.images, score_thr, dedup, 0, 1, on_image=on_image, on_result=pictures
+        )
         tensors = stage_tensor_parity(run_a.results[0].tensors, ref_model) if run_a.results else []
-    report = CompareReport((run_a.backend, reference), tensors)
+    report = CompareReport(names, tensors)
     per_image = []
     for path, a, b in zip(run_a.images, run_a.results, res_b):
         block = compare_report(
@@ -210,21 +224,24 @@ def compare_runs(
     report.summary = aggregate_parity(per_image)
     if ann_file is not None:
         report.coco = coco_delta(ann_file, run_a.images, run_a.results, res_b)
-    if out is not None:
-        _write(report, Path(out), run_a, res_b)
+    if pictures is not None:
+        report.pictures = list(pictures.saved)
+        report.report_file = write_json_atomic(
+            Path(out) / "compare.json", report.to_dict(), indent=2
+        )
+        pictures.raise_failure(report.report_file)
     return report
 
 
-def _write(report: CompareReport, out: Path, run_a: InferRun, res_b: list[StagedResult]) -> None:
-    from vitdet_cli.report.pictures import save_picture, side_by_side
-    from vitdet_cli.runtime.infer import draw_result
+def _side_by_side(run_a: InferRun, names: tuple[str, str]):
+    """Draws image ``i`` with ``run_a``'s detections beside the reference's."""
+    from vitdet_cli.report.pictures import side_by_side
 
-    for path, a, b in list(zip(run_a.images, run_a.results, res_b))[:8]:
-        image = read_image(path)
-        pics = [draw_result(image, r, run_a.class_names) for r in (a, b)]
-        pic = side_by_side(pics[0], pics[1], titles=report.names)
-        report.pictures.append(save_picture(out / "compare" / f"{path.stem}.jpg", pic))
-    report.report_file = write_json_atomic(out / "compare.json", report.to_dict(), indent=2)
+    def draw(i: int, image, res_b: StagedResult):
+        a, b = (draw_result(image, r, run_a.class_names) for r in (run_a.results[i], res_b))
+        return side_by_side(a, b, titles=names)
+
+    return draw
 
 
 def compare(
@@ -240,9 +257,18 @@ def compare(
     options_b: Optional[dict] = None,
     on_image: Optional[Callable[[int, Path], None]] = None,
 ) -> CompareReport:
-    """Run ``images`` on both backends and compare them."""
+    """Run ``images`` on both backends and compare them; with ``ann_file``, the model's classes
+    must be the file's categories (as for ``eval``)."""
+    if out is not None:
+        from vitdet_cli.io_checks import prepare_out_dir
+
+        prepare_out_dir(out)
     model = StagedModel(artifacts, get_backend(backend_a, **(options_a or {})))
     with model:
+        if ann_file is not None:
+            from vitdet_cli.evaluation.coco import class_warnings
+
+            class_warnings(ann_file, model.class_names)
         results, stats = run_images(
             model, images, score_thr, dedup, 0, 1, record=True, on_image=on_image
         )
@@ -253,11 +279,14 @@ def compare(
 
 
 def dataset_images(ann_file: Path, image_dir: Path, limit: Optional[int] = None) -> list[Path]:
-    """The images an annotation file lists, found in ``image_dir`` (clear error when absent)."""
-    from vitdet_cli.data.coco import load_coco_json
+    """The images an annotation file lists, found in ``image_dir`` (clear error when absent);
+    the file is validated and the images checked (regular files within the pixel limit)."""
+    from vitdet_cli.data.coco import load_coco_json, validated
     from vitdet_cli.errors import VitdetError
+    from vitdet_cli.runtime.images import check_image_file
 
     data = load_coco_json(ann_file)
+    validated(data, Path(ann_file), for_eval=True)
     paths = [Path(image_dir) / Path(im["file_name"]).name for im in data["images"]][:limit]
     missing = [p for p in paths if not p.is_file()]
     if missing:
@@ -268,4 +297,6 @@ def dataset_images(ann_file: Path, image_dir: Path, limit: Optional[int] = None)
             code="images_missing",
             exit_code=2,
         )
+    for path in paths:
+        check_image_file(path)
     return paths

@@ -11,7 +11,33 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from vitdet_cli.config.schema import ExperimentConfig
-from vitdet_cli.errors import ConfigError
+from vitdet_cli.errors import ConfigError, excerpt
+
+MAX_VALUES = 100_000
+"""More values than this (after YAML aliases are expanded) is not a config but an attack."""
+
+
+def expanded_size(data: Any, limit: int = MAX_VALUES) -> int:
+    """How many values ``data`` holds with aliases expanded, counted without expanding them
+    (shared nodes are sized once); stops counting past ``limit``."""
+    sizes: dict[int, int] = {}
+
+    def size(node: Any) -> int:
+        if not isinstance(node, (dict, list)):
+            return 1
+        key = id(node)
+        if key not in sizes:
+            sizes[key] = limit + 1  # a node reached again while being sized: a cycle
+            children = node.values() if isinstance(node, dict) else node
+            total = 1
+            for child in children:
+                total += size(child)
+                if total > limit:
+                    break
+            sizes[key] = min(total, limit + 1)
+        return sizes[key]
+
+    return size(data)
 
 
 def read_yaml(path: Path) -> dict:
@@ -39,7 +65,18 @@ def read_yaml(path: Path) -> dict:
             f"{path}: not a text file", hint="pass a YAML config", code="config_yaml"
         ) from None
     if data is None:
-        data = {}
+        raise ConfigError(
+            f"{path}: the config file is empty",
+            hint="write at least one section (e.g. 'model:'), or start from configs/*.yaml",
+            code="config_empty",
+        )
+    if expanded_size(data) > MAX_VALUES:
+        raise ConfigError(
+            f"{path}: the YAML expands to more than {MAX_VALUES:,} values (aliases nested in "
+            "aliases?)",
+            hint="a config needs a few dozen values; remove the nested '*alias' references",
+            code="config_yaml",
+        )
     if not isinstance(data, dict):
         raise ConfigError(
             f"{path}: the top level must be a mapping of sections, got {type(data).__name__}",
@@ -135,7 +172,7 @@ def format_validation_error(
             hints.append(f"known keys here: {', '.join(known)}" if known else "remove the key")
         else:
             given = item.get("input")
-            shown = f" (got {given!r})" if not isinstance(given, dict) else ""
+            shown = f" (got {excerpt(given)})" if not isinstance(given, dict) else ""
             msg = item["msg"].removeprefix("Value error, ")
             field = f"'{dotted}': " if dotted else ""
             lines.append(f"{source}: {field}{msg}{shown}")

@@ -12,6 +12,7 @@ from typing import Literal
 import numpy as np
 
 from vitdet_cli.atomic import write_json_atomic
+from vitdet_cli.data.validate import CocoValidation, validate_coco, without_bad_annotations
 from vitdet_cli.errors import VitdetError
 
 PathLike = str | Path
@@ -35,6 +36,8 @@ class CocoSummary:
     checked_images: int
     missing_images: int
     missing_examples: list[str] = field(default_factory=list)
+    dropped_annotations: int = 0
+    problems: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -102,45 +105,15 @@ def load_coco_json(ann_file: PathLike) -> dict:
     return data
 
 
-def _check_references(data: dict, path: Path) -> None:
-    """Every image and category has an id; every annotation points at known ones."""
-    for kind in ("images", "categories"):
-        for entry in data[kind]:
-            if (
-                not isinstance(entry, dict)
-                or "id" not in entry
-                or (kind == "images" and "file_name" not in entry)
-            ):
-                needs = "'id' or 'file_name'" if kind == "images" else "'id'"
-                raise _error(
-                    f"{path}: an entry of '{kind}' lacks {needs}: {entry!r:.120}",
-                    "Repair or regenerate the annotation file.",
-                    "data_ann_bad_entry",
-                )
-    image_ids = {im["id"] for im in data["images"]}
-    cat_ids = {c["id"] for c in data["categories"]}
-    for ann in data["annotations"]:
-        ref = ann.get("image_id") if isinstance(ann, dict) else None
-        if ref not in image_ids:
-            raise _error(
-                f"{path}: annotation {_ann_id(ann)} refers to image_id {ref!r}, which is "
-                "not in 'images'",
-                "The annotations and images lists do not match; "
-                "regenerate the file or drop those annotations.",
-                "data_unknown_image",
-            )
-        cat = ann.get("category_id")
-        if cat not in cat_ids:
-            raise _error(
-                f"{path}: annotation {_ann_id(ann)} refers to category_id {cat!r}, which "
-                f"is not in 'categories' (ids {sorted(cat_ids)[:10]})",
-                "Fix the category ids or add the category.",
-                "data_unknown_category",
-            )
-
-
-def _ann_id(ann: object) -> object:
-    return ann.get("id", "?") if isinstance(ann, dict) else repr(ann)[:60]
+def validated(
+    data: dict, path: Path, allow_drop: bool = False, for_eval: bool = False
+) -> CocoValidation:
+    """:func:`~vitdet_cli.data.validate.validate_coco`, raising its table of problems unless
+    the file is clean (``allow_drop``: unless only single annotations are bad; ``for_eval``:
+    unless only problems evaluation takes in its stride)."""
+    report = validate_coco(data, path)
+    report.require(allow_drop, for_eval)
+    return report
 
 
 def _to_check(images: list[dict], mode: bool | str) -> list[dict]:
@@ -159,12 +132,14 @@ def check_coco_layout(
     img_dir: PathLike,
     check_images: bool | Literal["sample", "all"] = True,
     strict: bool = True,
+    allow_drop: bool = False,
 ) -> CocoSummary:
     """Validate a COCO annotation file against its image folder and summarise it.
 
     ``check_images``: look every image up on disk (True), a spread of ``SAMPLE_SIZE``
     ("sample") or none (False). Missing images raise unless ``strict`` is False, in which case
-    they are only counted in the summary.
+    they are only counted in the summary. Bad fields raise a table of problems; with
+    ``allow_drop``, bad single annotations are only counted (``dropped_annotations``).
     """
     path, folder = Path(ann_file), Path(img_dir)
     data = load_coco_json(path)
@@ -174,7 +149,8 @@ def check_coco_layout(
             "A detection dataset needs at least one class in 'categories'.",
             "data_no_categories",
         )
-    _check_references(data, path)
+    report = validated(data, path, allow_drop)
+    data = without_bad_annotations(data, report)
     if not folder.is_dir():
         raise _error(
             f"image folder not found: {folder} (for {path})",
@@ -209,6 +185,8 @@ def check_coco_layout(
         checked_images=len(checked),
         missing_images=len(missing),
         missing_examples=[str(m) for m in missing[:5]],
+        dropped_annotations=len(report.bad_annotations),
+        problems=report.to_dict(),
     )
 
 
@@ -219,8 +197,11 @@ def subset_coco(ann_file: PathLike, n: int, out_file: PathLike, seed: int = 0) -
     their annotations and all categories are kept, images stay in the source order.
     """
     path = Path(ann_file)
+    from vitdet_cli.io_checks import prepare_out_file
+
+    prepare_out_file(out_file, "--out", inputs=[path])
     data = load_coco_json(path)
-    _check_references(data, path)
+    validated(data, path, allow_drop=True)
     annotated = {a["image_id"] for a in data["annotations"]}
     candidates = sorted(
         (im for im in data["images"] if im["id"] in annotated), key=lambda im: im["id"]

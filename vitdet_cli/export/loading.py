@@ -13,7 +13,7 @@ from typing import Any, Optional
 
 from torch import nn
 
-from vitdet_cli.errors import VitdetError
+from vitdet_cli.errors import VitdetError, reason
 from vitdet_cli.metafile import sha256_file
 
 CONFIG_NAME = "vitdet_config.py"
@@ -63,7 +63,7 @@ def _mm_model_dict(config: Path, num_classes: int) -> tuple[dict, int, Optional[
         cfg = Config.fromfile(str(config))
     except Exception as exc:  # syntax errors, missing bases, ...
         raise VitdetError(
-            f"cannot read config {config}: {exc}", code="config_invalid", exit_code=2
+            f"cannot read config {config}: {reason(exc)}", code="config_invalid", exit_code=2
         ) from exc
     model = cfg.model.to_dict()
     classes = None

@@ -95,11 +95,12 @@ _REDOWNLOAD = (
 )
 
 
-def read_checkpoint(path: str | Path, allow_pickle: bool = False) -> Any:
+def read_checkpoint(path: str | Path, allow_pickle: bool = False, mmap: bool = False) -> Any:
     """``torch.load`` a checkpoint file on the CPU, turning every failure into a VitdetError.
 
     ``weights_only=True`` (no arbitrary code) unless ``allow_pickle``; ``argparse.Namespace``
-    (the ``args`` entry of MAE training checkpoints) is allowed either way.
+    (the ``args`` entry of MAE training checkpoints) is allowed either way. ``mmap`` maps the
+    tensors instead of reading them (a cheap full check of the file's structure).
     """
     p = Path(path)
     if not p.exists():
@@ -120,25 +121,36 @@ def read_checkpoint(path: str | Path, allow_pickle: bool = False) -> Any:
         raise _bad(p, "checkpoint file is empty", _REDOWNLOAD)
     try:
         with torch.serialization.safe_globals([argparse.Namespace]):
-            return torch.load(p, map_location="cpu", weights_only=not allow_pickle)
+            return torch.load(p, map_location="cpu", weights_only=not allow_pickle, mmap=mmap)
     except pickle.UnpicklingError as exc:
-        if "Unsupported global" in str(exc):
-            found = re.search(r"GLOBAL (\S+)", str(exc))
-            name = found.group(1) if found else "a Python object"
+        refused = refused_global(str(exc))
+        if refused is not None:
             raise _bad(
                 p,
-                f"checkpoint holds Python objects besides tensors ({name})",
-                "if you trust the file's source, load it with allow_pickle=True; or re-save "
-                "only its state dict: torch.save(torch.load(f, weights_only=False)['model'], g)",
+                f"the file asks to run code when loaded ({refused}); refused",
+                "load checkpoints only from a source you trust; ask for one that holds only "
+                "tensors and plain data (a state dict)",
                 code="checkpoint_unsafe",
-            ) from exc
+            ) from None
         raise _bad(
             p, f"not a readable PyTorch checkpoint ({_first_line(exc)})", _REDOWNLOAD
-        ) from exc
+        ) from None
     except Exception as exc:  # zip errors, EOF, bad pickle opcodes, ...
         raise _bad(
             p, f"not a readable PyTorch checkpoint ({_first_line(exc)})", _REDOWNLOAD
-        ) from exc
+        ) from None
+
+
+_REFUSED = re.compile(r"unsupported global:?\s+(?:GLOBAL\s+)?([\w.]+)", re.IGNORECASE)
+
+
+def refused_global(message: str) -> str | None:
+    """The global a ``weights_only`` load refused (``"posix.system"``), from torch's message;
+    ``"a Python object"`` if torch refused without naming one, None if nothing was refused."""
+    found = _REFUSED.search(message)
+    if found:
+        return found.group(1).rstrip(".")
+    return "a Python object" if "weights only load failed" in message.lower() else None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -73,8 +73,28 @@ def atomic_torch_save(obj, filename: str | os.PathLike) -> None:
 
     from vitdet_cli.atomic import atomic_writer
 
-    with atomic_writer(filename) as fh:
-        torch.save(obj, fh)
+    try:
+        with atomic_writer(filename) as fh:
+            torch.save(obj, fh)
+    except RuntimeError as err:  # torch reports a failed write as "unexpected pos ..."
+        raise write_failure(filename, err) from err
+
+
+def write_failure(filename: str | os.PathLike, err: Exception):
+    """The error for a ``torch.save`` that failed to write: disk full when it is."""
+    import errno
+    import shutil
+
+    from vitdet_cli.errors import VitdetError, reason
+    from vitdet_cli.io_checks import os_error
+
+    try:
+        full = shutil.disk_usage(os.path.dirname(os.path.abspath(filename))).free < 2**26
+    except OSError:
+        full = False
+    if full:
+        return os_error(OSError(errno.ENOSPC, "no space left"), filename)
+    return VitdetError(f"could not write {filename}: {reason(err)}", code="write_failed")
 
 
 def atomic_checkpoints() -> None:

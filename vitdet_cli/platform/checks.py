@@ -271,13 +271,18 @@ def check_devices(kind: str, smi: Optional[str]) -> list[Check]:
         )
     )
     vis = device.visible_device_vars()
+    bad = [k for k, v in vis.items() if not _valid_visible(k, v)]
     checks.append(
         Check(
             "devices",
             "visible devices",
-            "ok",
-            ", ".join(f"{k}={v}" for k, v in vis.items()) or "no *_VISIBLE_DEVICES set",
+            "warn" if bad else "ok",
+            ", ".join(f"{k}={v[:40]!r}" if k in bad else f"{k}={v}" for k, v in vis.items())
+            or "no *_VISIBLE_DEVICES set",
             "what this process may use",
+            f"{', '.join(bad)}: expected device indices like 0,1 (unset it or fix it)"
+            if bad
+            else "",
         )
     )
     return checks
@@ -449,3 +454,12 @@ def _raise_first(bad: list[Check]) -> None:
 def _first_line(err: Exception) -> str:
     text = str(err).strip().splitlines()
     return text[0] if text else type(err).__name__
+
+
+def _valid_visible(name: str, value: str) -> bool:
+    """A comma list of device indices (CUDA also takes GPU-/MIG- UUIDs and -1)."""
+    items = [v.strip() for v in value.split(",")] if value.strip() else []
+    cuda = name.startswith("CUDA")
+    return all(
+        v.isdigit() or (cuda and (v == "-1" or v.startswith(("GPU-", "MIG-")))) for v in items
+    )

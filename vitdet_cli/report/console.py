@@ -62,10 +62,19 @@ def info(message: str) -> None:
 def render_error(err: VitdetError) -> None:
     if MODE.json:
         sys.stdout.write(dumps(err.to_dict()) + "\n")
+        sys.stdout.flush()
         return
     err_console.print(f"[bold red]error:[/bold red] {err.message}")
     if err.hint:
         err_console.print(f"[yellow]hint:[/yellow] {err.hint}")
+
+
+def render_traceback() -> None:
+    """The traceback of the exception being handled, on stderr (for ``--verbose``)."""
+    import traceback
+
+    sys.stderr.write(traceback.format_exc())
+    sys.stderr.flush()
 
 
 class SpinnerHandle:

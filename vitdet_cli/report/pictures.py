@@ -120,3 +120,26 @@ def save_picture(path: str | Path, image_bgr: np.ndarray) -> Path:
     if not ok:
         raise VitdetError(f"could not encode a picture for {path}", code="picture_encode_failed")
     return write_bytes_atomic(path, buf.tobytes())
+
+
+def picture_names(images: Sequence[Path], suffix: str = ".jpg", limit: int = 255) -> list[str]:
+    """One distinct picture file name per input image, in order: ``<stem>.jpg``, then
+    ``<stem>_<ext>.jpg`` and ``<stem>_<ext>_<n>.jpg`` when stems clash (``a.jpg`` and ``a.png``);
+    long names are shortened to fit the file system's ``limit``."""
+    from vitdet_cli.io_checks import fit_name
+
+    used: set[str] = set()
+    names = []
+    for path in images:
+        path = Path(path)
+        ext = path.suffix.lstrip(".").lower()
+        candidates = [path.stem, f"{path.stem}_{ext}"]
+        candidates += (f"{path.stem}_{ext}_{n}" for n in range(2, len(images) + 2))
+        for stem in candidates:
+            tail = stem[len(path.stem) :] + suffix
+            name = fit_name(path.stem, tail, limit)
+            if name.lower() not in used:
+                break
+        used.add(name.lower())
+        names.append(name)
+    return names

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Optional, Sequence
 
 from vitdet_cli.atomic import write_json_atomic
 from vitdet_cli.report.timing import TimingStats
 from vitdet_cli.runtime.backends import get_backend
 from vitdet_cli.runtime.images import list_images, read_image
 from vitdet_cli.runtime.staged import StagedModel, StagedResult
+
+if TYPE_CHECKING:
+    import numpy as np
+
+OnResult = Callable[[int, Path, "np.ndarray", StagedResult], None]
 
 SHOW_THR = 0.3
 """Pictures draw detections from this score up (MMDetection's visualiser default); results
@@ -55,9 +61,11 @@ def run_images(
     repeat: int = 1,
     record: bool = False,
     on_image: Optional[Callable[[int, Path], None]] = None,
+    on_result: Optional[OnResult] = None,
 ) -> tuple[list[StagedResult], TimingStats]:
     """Each image ``warmup`` untimed (first image only) + ``repeat`` timed times; keeps the first
-    timed result. ``record`` keeps the stage tensors of the first image (for ``compare``)."""
+    timed result. ``record`` keeps the stage tensors of the first image (for ``compare``).
+    ``on_result(i, path, image, result)`` sees each decoded image once (e.g. to draw it)."""
     results, runs = [], []
     for i, path in enumerate(images):
         if on_image:
@@ -71,6 +79,8 @@ def run_images(
             if r == 0:
                 first = res
         results.append(first)
+        if on_result:
+            on_result(i, path, image, first)
     return results, TimingStats.from_runs(runs)
 
 
@@ -91,15 +101,27 @@ def infer(
     """Run ``img`` (a file or folder) through the artifacts on ``backend``; with ``out``, write
     ``results.json`` and one picture per image under it."""
     images = list_images(img)
+    if out is not None:
+        from vitdet_cli.io_checks import prepare_out_dir
+
+        prepare_out_dir(out)
+    pictures = PictureWriter(Path(out) / "vis", images) if out is not None else None
     model = StagedModel(artifacts, get_backend(backend, **(backend_options or {})))
-    with model:
+    with model, discard_on_error(pictures):
+        if pictures is not None:
+            pictures.draw = picture_of(model.class_names, show_thr)
         results, stats = run_images(
-            model, images, score_thr, dedup, warmup, repeat, record, on_image
+            model, images, score_thr, dedup, warmup, repeat, record, on_image, pictures
         )
     run = InferRun(backend, images, results, stats, model.class_names)
     if out is not None:
-        write_outputs(run, Path(out), show_thr)
+        write_outputs(run, Path(out), pictures)
     return run
+
+
+def picture_of(class_names: Sequence[str], show_thr: float = SHOW_THR):
+    """A :class:`PictureWriter` ``draw`` function: the detections on the image."""
+    return lambda _i, image, res: draw_result(image, res, class_names, show_thr)
 
 
 def draw_result(image, res: StagedResult, class_names: Sequence[str], show_thr: float = SHOW_THR):
@@ -110,14 +132,75 @@ def draw_result(image, res: StagedResult, class_names: Sequence[str], show_thr: 
     return draw_detections(image, r.boxes, r.scores, r.labels, r.masks, class_names, show_thr)
 
 
-def write_outputs(run: InferRun, out: Path, show_thr: float = SHOW_THR) -> None:
-    """``results.json`` (all images, every detection kept) and ``vis/<stem>.jpg`` per image
-    (detections scoring at least ``show_thr``)."""
-    from vitdet_cli.report.pictures import save_picture
+class PictureWriter:
+    """Saves a picture per image while the image is still decoded (``draw(i, image, result)``
+    makes it); a failure stops the pictures, not the run, and :meth:`raise_failure` reports it
+    once the results are safe."""
 
+    def __init__(self, folder: Path, images: Sequence[Path], draw=None) -> None:
+        from vitdet_cli.io_checks import name_max, prepare_out_dir
+        from vitdet_cli.report.pictures import picture_names
+
+        self.folder = prepare_out_dir(folder)
+        self.names = picture_names(images, limit=name_max(self.folder))
+        self.draw = draw
+        self.saved: list[Path] = []
+        self.error: Optional[Exception] = None
+
+    def __call__(self, i: int, path: Path, image, res: StagedResult) -> None:
+        from vitdet_cli.report.pictures import save_picture
+
+        if self.error is not None or i >= len(self.names):
+            return
+        target = self.folder / self.names[i]
+        try:
+            self.saved.append(save_picture(target, self.draw(i, image, res)))
+        except OSError as err:
+            from vitdet_cli.io_checks import os_error
+
+            self.error = os_error(err, target)
+        except Exception as err:  # noqa: BLE001 - reported after the results are written
+            self.error = err
+
+    def discard(self) -> None:
+        """Remove the pictures saved so far (the run failed: leave no partial output)."""
+        for path in self.saved:
+            path.unlink(missing_ok=True)
+        self.saved.clear()
+
+    def raise_failure(self, results_file: Path) -> None:
+        """The first picture failure, saying that ``results_file`` was written anyway."""
+        from vitdet_cli.errors import VitdetError
+
+        err = self.error
+        if err is None:
+            return
+        reason = err.message if isinstance(err, VitdetError) else f"{type(err).__name__}: {err}"
+        raise VitdetError(
+            f"results were written to {results_file}, but a picture failed: {reason}",
+            hint=getattr(err, "hint", "") or f"check {self.folder}",
+            code="pictures_failed",
+        ) from err
+
+
+@contextmanager
+def discard_on_error(pictures: Optional[PictureWriter]) -> Iterator[None]:
+    """On any exception in the block, remove the pictures ``pictures`` saved."""
+    try:
+        yield
+    except BaseException:
+        if pictures is not None:
+            pictures.discard()
+        raise
+
+
+def write_outputs(run: InferRun, out: Path, pictures: Optional[PictureWriter] = None) -> None:
+    """``results.json`` (all images, every detection kept); then the first picture failure,
+    if any, is raised — the results are written either way."""
     entries = []
     for image_id, (path, res) in enumerate(zip(run.images, run.results)):
         entries += detections_json(path, image_id, res, run.class_names)
-        picture = draw_result(read_image(path), res, run.class_names, show_thr)
-        run.pictures.append(save_picture(out / "vis" / f"{path.stem}.jpg", picture))
     run.results_file = write_json_atomic(out / "results.json", entries)
+    if pictures is not None:
+        run.pictures = list(pictures.saved)
+        pictures.raise_failure(run.results_file)

@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Optional, Union
 
-from vitdet_cli.errors import VitdetError
+from vitdet_cli.errors import VitdetError, reason
+from vitdet_cli.io_checks import prepare_out_dir
 from vitdet_cli.platform import device as devlib
 from vitdet_cli.platform.device import Placement
 from vitdet_cli.report.console import MODE
-from vitdet_cli.training.checkpoints import latest_complete
+from vitdet_cli.training.checkpoints import check_load_from, latest_complete, remove_save_temps
 from vitdet_cli.training.launch import Launch, NodeSpec, plan_launch
 
 ResumeArg = Union[None, bool, Path]  # None/False: fresh; True: latest complete; Path: that file
@@ -82,20 +83,18 @@ def _resume_checkpoint(resume: ResumeArg, work_dir: Path) -> Optional[Path]:
         found = latest_complete(work_dir)
         if found is None:
             raise VitdetError(
-                f"--resume: no complete checkpoint in {work_dir}",
+                f"--resume: no loadable checkpoint in {work_dir}",
                 hint="train without --resume first, or pass --resume CKPT",
                 code="no_checkpoint",
             )
         return found
-    path = Path(resume)
-    from vitdet_cli.training.checkpoints import is_complete
+    from vitdet_cli.training.checkpoints import resume_problem
 
-    if not path.is_file() or not is_complete(path):
-        raise VitdetError(
-            f"--resume {path}: not a complete checkpoint file",
-            hint="pick an iter_N.pth from the work dir, or use --resume alone",
-            code="bad_checkpoint",
-        )
+    path = Path(resume)
+    problem = resume_problem(path)
+    if problem is not None:
+        problem.message = f"--resume {problem.message}"
+        raise problem
     return path
 
 
@@ -143,13 +142,8 @@ def plan_training(
     _preflight(kind, dry_run, picked)
     placement = Placement(kind, picked)
     wd = Path(work_dir or exp.resolved_work_dir)
-    if load_from is not None and not Path(load_from).is_file():
-        raise VitdetError(
-            f"--load-from {load_from}: file not found",
-            hint="check the path",
-            code="bad_checkpoint",
-            exit_code=2,
-        )
+    prepare_out_dir(wd, "--work-dir")
+    check_load_from(load_from)
     resume_from = _resume_checkpoint(resume, wd)
     if exp.model.pretrained is not None and not Path(exp.model.pretrained).is_file():
         raise VitdetError(
@@ -198,7 +192,7 @@ def _plan_raw(config, device, devices, work_dir, resume, load_from, overrides, n
         cfg = Config.fromfile(str(config), import_custom_modules=False)
     except Exception as err:
         raise VitdetError(
-            f"{config}: cannot read this mmengine config: {err}",
+            f"{config}: cannot read this mmengine config: {reason(err)}",
             hint="check the file's Python syntax and its _base_ paths",
             code="config_invalid",
             exit_code=2,
@@ -218,7 +212,9 @@ def _plan_raw(config, device, devices, work_dir, resume, load_from, overrides, n
     cfg.work_dir = str(wd)
     cfg.launcher = "pytorch" if placement.world_size * nodes.nnodes > 1 else "none"
     if load_from:
+        check_load_from(load_from)
         cfg.load_from = str(load_from)
+    prepare_out_dir(wd, "--work-dir")
     resume_from = _resume_checkpoint(resume, wd)
     cfg_file = _dump(cfg, wd)
     launch = plan_launch(placement, nodes, cfg_file, resume_from, wd)
@@ -266,6 +262,7 @@ def run_training(plan: TrainPlan) -> TrainResult:
     import shutil
 
     shutil.rmtree(plan.work_dir / "ranks", ignore_errors=True)
+    remove_save_temps(plan.work_dir)
     # In --json mode stdout carries one JSON object: training logs go to stderr.
     out = sys.stderr if MODE.json else sys.stdout
     if plan.launch.argv is not None:

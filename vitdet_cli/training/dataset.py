@@ -34,8 +34,10 @@ def resolve_data(exp: ExperimentConfig, work_dir: Path, generate: bool = True) -
         info(f"synthetic dataset {'generated' if ds.generated else 'found'} at {root}")
     train_ann, val_ann = root / d.train_ann, root / d.val_ann
     train_img, val_img = root / d.train_img, root / d.val_img
-    summary = check_coco_layout(train_ann, train_img, check_images="sample")
-    check_coco_layout(val_ann, val_img, check_images="sample")
+    summary = check_coco_layout(train_ann, train_img, check_images="sample", allow_drop=True)
+    val_summary = check_coco_layout(val_ann, val_img, check_images="sample", allow_drop=True)
+    train_ann = _without_bad(train_ann, summary, work_dir, "train")
+    val_ann = _without_bad(val_ann, val_summary, work_dir, "val")
     train_images = summary.images
     if d.subset:
         train_ann, train_images = _subset(train_ann, d.subset, work_dir, "train", exp.train.seed)
@@ -50,6 +52,28 @@ def resolve_data(exp: ExperimentConfig, work_dir: Path, generate: bool = True) -
         tuple(summary.class_names),
         train_images,
     )
+
+
+def _without_bad(ann: Path, summary, work_dir: Path, split: str) -> Path:
+    """``ann``, or a copy without its bad annotations (with a warning saying what is dropped)."""
+    if not summary.dropped_annotations:
+        return ann
+    from vitdet_cli.atomic import write_json_atomic
+    from vitdet_cli.data.coco import load_coco_json
+    from vitdet_cli.data.validate import validate_coco, without_bad_annotations
+
+    data = load_coco_json(ann)
+    report = validate_coco(data, ann)
+    if len(report.bad_annotations) == len(data["annotations"]):
+        raise report.error(hint="every annotation is bad: nothing would be left to train on")
+    out = Path(work_dir) / "data" / f"{split}_valid.json"
+    write_json_atomic(out, without_bad_annotations(data, report))
+    info(
+        f"[yellow]warning:[/yellow] {ann}: dropping {len(report.bad_annotations)} of "
+        f"{len(data['annotations'])} annotations from training ({split}):\n{report.table()}\n"
+        f"  training reads {out}"
+    )
+    return out
 
 
 def _subset(ann: Path, n: int, work_dir: Path, split: str, seed: int) -> tuple[Path, int]:

@@ -48,6 +48,8 @@ class VitdetMetricsHook(Hook):
     def before_train(self, runner) -> None:
         self._start = time.monotonic()
         self._first_iter = runner.iter  # not 0 after --resume
+        if is_main_process():
+            keep_rows_up_to(self._paths(runner)[0], runner.iter)
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
         it = runner.iter + 1
@@ -82,6 +84,28 @@ class VitdetMetricsHook(Hook):
         write_rank_digest(runner)
         if is_main_process():
             self._plot(runner)
+
+
+def keep_rows_up_to(metrics: Path, last_iter: int) -> None:
+    """Drop the rows of ``metrics`` after ``last_iter`` (and any cut-off line): a resumed run
+    writes those iterations again, a fresh one (``last_iter`` 0) starts a fresh file."""
+    if not metrics.is_file():
+        return
+    kept, changed = [], False
+    for line in metrics.read_text(encoding="utf-8").splitlines():
+        try:
+            row = json.loads(line)
+            keep = isinstance(row, dict) and int(row.get("iter", 0)) <= last_iter
+        except (ValueError, TypeError):
+            keep = False
+        if keep:
+            kept.append(line)
+        else:
+            changed = True
+    if changed:
+        from vitdet_cli.atomic import write_bytes_atomic
+
+        write_bytes_atomic(metrics, "".join(f"{ln}\n" for ln in kept).encode("utf-8"))
 
 
 def weights_digest(model) -> str:

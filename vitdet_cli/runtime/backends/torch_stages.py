@@ -79,7 +79,7 @@ class TorchBackend(Backend):
                 raise VitdetError(
                     f"{ckpt} is not the checkpoint these artifacts were exported from "
                     "(sha256 differs from export_meta.json)",
-                    hint="pass --checkpoint with the exported file, or re-export",
+                    hint="put the exported checkpoint back at that path, or re-export",
                     code="checkpoint_mismatch",
                 )
             self._model = trained.model.to(self.device)
