@@ -36,6 +36,7 @@ def command(
 ) -> None:
     """Prove the deployed stages agree with PyTorch (exit 1 when parity fails)."""
     use_json(json_output)
+    from vitdet_cli.artifacts import Artifacts
     from vitdet_cli.compare.api import compare, dataset_images
     from vitdet_cli.errors import VitdetError
     from vitdet_cli.report.console import spinner
@@ -49,9 +50,10 @@ def command(
         raise VitdetError(
             "give --img PATH or --data ANN_JSON --images DIR", code="no_input", exit_code=2
         )
+    art = Artifacts.open(artifacts)
     with spinner(f"comparing {backend} with {reference}") as step:
         report = compare(
-            artifacts,
+            art,
             paths,
             backend,
             reference,

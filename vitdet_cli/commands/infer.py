@@ -37,13 +37,15 @@ def command(
 ) -> None:
     """Detect objects with the exported stages and time every step."""
     use_json(json_output)
+    from vitdet_cli.artifacts import Artifacts
     from vitdet_cli.report.console import spinner
     from vitdet_cli.report.timing import timing_table
     from vitdet_cli.runtime.infer import infer
 
+    art = Artifacts.open(artifacts)
     with spinner(f"{backend}: running") as step:
         run = infer(
-            artifacts,
+            art,
             img,
             backend,
             score_thr,
@@ -69,7 +71,7 @@ def command(
         from vitdet_cli.compare.api import compare_runs
 
         with spinner("torch: running the reference"):
-            report = compare_runs(artifacts, run, out, score_thr=score_thr, dedup=dedup)
+            report = compare_runs(art, run, out, score_thr=score_thr, dedup=dedup)
         data["compare"] = report.to_dict()
 
     def render() -> None:

@@ -16,6 +16,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from vitdet_cli.artifacts import Artifacts
 from vitdet_cli.atomic import write_json_atomic
 from vitdet_cli.compare.detections import DetSet, compare_report
 from vitdet_cli.compare.tensors import TensorParity, tensor_parity
@@ -176,7 +177,7 @@ def coco_delta(ann_file: Path, images, res_a, res_b, max_points: float = 0.1) ->
 
 
 def compare_runs(
-    artifacts: str | Path,
+    artifacts: str | Path | Artifacts,
     run_a: InferRun,
     out: Optional[str | Path] = None,
     score_thr: Optional[float] = 0.05,
@@ -228,7 +229,7 @@ def _write(report: CompareReport, out: Path, run_a: InferRun, res_b: list[Staged
 
 
 def compare(
-    artifacts: str | Path,
+    artifacts: str | Path | Artifacts,
     images: Sequence[Path],
     backend_a: str = "onnxruntime",
     backend_b: str = "torch",
@@ -241,6 +242,7 @@ def compare(
     on_image: Optional[Callable[[int, Path], None]] = None,
 ) -> CompareReport:
     """Run ``images`` on both backends and compare them."""
+    artifacts = Artifacts.of(artifacts)  # opened and verified once for both sides
     model = StagedModel(artifacts, get_backend(backend_a, **(options_a or {})))
     with model:
         results, stats = run_images(

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
+from vitdet_cli.artifacts import Artifacts
 from vitdet_cli.atomic import write_json_atomic
 from vitdet_cli.report.timing import TimingStats
 from vitdet_cli.runtime.backends import get_backend
@@ -75,7 +76,7 @@ def run_images(
 
 
 def infer(
-    artifacts: str | Path,
+    artifacts: str | Path | Artifacts,
     img: str | Path,
     backend: str = "onnxruntime",
     score_thr: Optional[float] = 0.05,
