@@ -42,6 +42,7 @@ def command(
     from vitdet_cli.report.console import spinner
     from vitdet_cli.runtime.images import list_images
 
+    art = Artifacts.open(artifacts)
     if data is not None:
         paths = dataset_images(data, images or data.parent.parent / "val", limit)
     elif img is not None:
@@ -50,7 +51,6 @@ def command(
         raise VitdetError(
             "give --img PATH or --data ANN_JSON --images DIR", code="no_input", exit_code=2
         )
-    art = Artifacts.open(artifacts)
     with spinner(f"comparing {backend} with {reference}") as step:
         report = compare(
             art,
