@@ -181,7 +181,11 @@ def export_artifacts(
     step = on_step or (lambda _msg: None)
     out = Path(out)
     if not Path(checkpoint).is_file():
-        raise VitdetError(f"checkpoint {checkpoint} not found", code="checkpoint_missing")
+        raise VitdetError(
+            f"{checkpoint}: checkpoint file not found",
+            hint="pass --checkpoint a work_dir/iter_N.pth written by `vitdet train`",
+            code="checkpoint_not_found",
+        )
     previous = _previous(out, stages, sha256_file(checkpoint))
     step("loading checkpoint")
     trained = load_trained_model(checkpoint, config)
