@@ -47,7 +47,7 @@ def test_every_stage_written_with_meta_and_checks(exported, tiny_checkpoint):
     ]
     listed = set(art.manifest.files)
     assert {"export/model_config.json", "export/roi/mask.onnx"} <= listed
-    assert all(row.ok for row in art.checks) and len(art.checks) == len(listed) == 9
+    assert all(row.ok for row in art.checks) and len(art.checks) == len(listed) == 8
 
 
 def test_graphs_are_static_and_free_of_resize_and_einsum(exported):
