@@ -47,10 +47,12 @@ def model_config_of(cfg: Any) -> ModelConfig:
     """The data an mmengine ``Config`` holds about the model: model dict, test size, classes."""
     model = cfg.model.to_dict()
     classes = None
-    try:
-        classes = [str(c) for c in cfg.test_dataloader.dataset.metainfo["classes"]]
-    except (AttributeError, KeyError, TypeError):
-        pass
+    for loader in ("test_dataloader", "val_dataloader", "train_dataloader"):
+        try:
+            classes = [str(c) for c in cfg.get(loader).dataset.metainfo["classes"]]
+            break
+        except (AttributeError, KeyError, TypeError):
+            continue
     img = model.get("backbone", {}).get("img_size")
     pad = model.get("data_preprocessor", {}).get("batch_augments") or []
     if img is None and pad:
