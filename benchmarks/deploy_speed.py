@@ -45,7 +45,7 @@ def time_torch(ckpt: Path, config: Path, image: Path, repeat: int) -> list[float
     import torch
 
     from vitdet_cli.evaluation.checkpoint import empty_masks_outside_image, eval_pipeline
-    from vitdet_cli.export.loading import load_trained_model
+    from vitdet_cli.model.loading import load_trained_model
 
     trained = load_trained_model(ckpt, config)
     pipeline = eval_pipeline(trained.img_size)

@@ -42,3 +42,18 @@ def pytest_report_header(config):
         except md.PackageNotFoundError:
             pass
     return "stack: " + ", ".join(found)
+
+
+@pytest.fixture
+def reseal():
+    """Rewrite an artifacts folder's manifest over its files as they are now — what a careless
+    copy, or an attacker who edits the manifest too, leaves — then open it (verified)."""
+    from vitdet_cli.artifacts import Artifacts
+    from vitdet_cli.artifacts.manifest import read_manifest, write_manifest
+
+    def run(folder: Path, checkpoint: dict | None = None):
+        old = read_manifest(folder)
+        write_manifest(folder, checkpoint or old.checkpoint, old.versions, None, ["export", "atc"])
+        return Artifacts.open(folder)
+
+    return run

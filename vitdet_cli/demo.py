@@ -91,6 +91,8 @@ def run_demo(
     on_step: Optional[Callable[[str], None]] = None,
 ) -> DemoResult:
     """Run every step; see the module docstring."""
+    from vitdet_cli.artifacts import Artifacts
+    from vitdet_cli.artifacts.model_config import TRAIN_NAME
     from vitdet_cli.compare.api import compare_runs, dataset_images
     from vitdet_cli.config.loader import load_config
     from vitdet_cli.export.api import export_artifacts
@@ -118,10 +120,10 @@ def run_demo(
 
     t0 = time.monotonic()
     step("export")
-    artifacts = work / "artifacts"
     exported = export_artifacts(
-        train.last_checkpoint, work / "train" / "vitdet_config.py", artifacts
+        train.last_checkpoint, work / "train" / TRAIN_NAME, work / "artifacts"
     )
+    artifacts = Artifacts.open(exported.out)
     seconds["export"] = time.monotonic() - t0
 
     root = Path(exp.data.root)

@@ -13,13 +13,11 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from vitdet_cli.atc.meta import AtcMeta, OmRecord, write_atc_meta
-from vitdet_cli.export.meta import (
-    GraphMeta,
-    StageMeta,
-    TensorSpec,
-    write_stage_meta,
-)
+from vitdet_cli.artifacts import Artifacts
+from vitdet_cli.artifacts.atc_meta import AtcMeta, OmRecord, write_atc_meta
+from vitdet_cli.artifacts.layout import EXPORT, atc_rel
+from vitdet_cli.artifacts.manifest import write_manifest
+from vitdet_cli.artifacts.meta import GraphMeta, StageMeta, TensorSpec, write_stage_meta
 from vitdet_cli.metafile import sha256_file
 
 NPU_SMI = Path(__file__).parents[1] / "fixtures" / "npu_smi"
@@ -74,22 +72,38 @@ def specs(pairs) -> tuple[TensorSpec, ...]:
     return tuple(TensorSpec(n, tuple(s), "float32") for n, s in pairs)
 
 
+CHECKPOINT = {"path": "x.pth", "sha256": "0" * 64}
+
+
+def seal(root: Path, *written: str) -> Artifacts:
+    """Write the manifest as export/atc would after writing ``written`` (default: all)."""
+    previous = Artifacts.open(root, verify=False).manifest if written else None
+    write_manifest(root, CHECKPOINT, {"vitdet-cli": "test"}, previous, written or [EXPORT, "atc"])
+    return Artifacts.open(root)
+
+
 def make_artifacts(root: Path) -> Path:
-    """``<root>/export/<stage>/<graph>.onnx`` + ``export_meta.json`` for every stage."""
+    """``<root>/export/<stage>/<graph>.onnx`` + ``export_meta.json`` for every stage, sealed."""
     stages: dict[str, dict[str, GraphMeta]] = {}
     for (stage, graph), (inputs, outputs) in GRAPHS.items():
         path = relu_onnx(root / "export" / stage / f"{graph}.onnx", inputs, outputs)
         gmeta = GraphMeta(path.name, sha256_file(path), specs(inputs), specs(outputs))
         stages.setdefault(stage, {})[graph] = gmeta
     for stage, graphs in stages.items():
-        meta = StageMeta(stage, graphs, 13, {}, ["thing"], {"path": "x.pth", "sha256": "0" * 64})
+        meta = StageMeta(stage, graphs, 13, {}, ["thing"], CHECKPOINT)
         write_stage_meta(root / "export" / stage, meta)
+    seal(root)
     return root
 
 
 FAKE_ATC = '''\
 #!{python}
-"""A stand-in for CANN's atc: parses --key=value flags, writes <--output>.om or fails."""
+"""A stand-in for CANN's atc: parses --key=value flags, writes the OM or fails.
+
+Output names follow the source document's real run (CANN 8.5 on a 910B3): for
+--output=<dir>/<name> it wrote <name>_linux_aarch64.om for the backbone and roi graphs and
+<name>.om for the rpn graph; the fake does the same by stage folder.
+"""
 import json, os, sys
 
 args = sys.argv[1:]
@@ -109,8 +123,9 @@ if mode == "fail":
     print("E10001: Value [Ascend000] for parameter [--soc_version] is invalid.")
     print("ATC run failed, Please check the detail log, Try 'atc --help' for more information")
     sys.exit(255)
+suffix = "" if os.path.basename(os.path.dirname(opts["output"])) == "rpn" else "_linux_aarch64"
 if mode != "no_om":
-    with open(opts["model"], "rb") as src, open(opts["output"] + ".om", "wb") as dst:
+    with open(opts["model"], "rb") as src, open(opts["output"] + suffix + ".om", "wb") as dst:
         dst.write(b"FAKE-OM" + src.read())
 print("ATC run success, welcome to the next use.")
 '''
@@ -125,10 +140,11 @@ def write_fake_atc(bin_dir: Path) -> Path:
 
 
 def fake_compiled(root: Path, stage: str, graph: str, gmeta: GraphMeta) -> Path:
-    """An OM file and ``atc_meta.json`` as ``vitdet atc`` would leave them."""
+    """An OM file (named as real atc did: ``<graph>_linux_aarch64.om``) and ``atc_meta.json``
+    as ``vitdet atc`` would leave them, sealed into the manifest."""
     out = root / "atc" / stage
     out.mkdir(parents=True, exist_ok=True)
-    om = out / f"{graph}.om"
+    om = out / f"{graph}_linux_aarch64.om"
     om.write_bytes(b"FAKE-OM " + graph.encode())
     record = OmRecord("x.onnx", gmeta.sha256, om.name, sha256_file(om), 9, ("atc",), 0.1, "")
     meta = AtcMeta(
@@ -142,6 +158,7 @@ def fake_compiled(root: Path, stage: str, graph: str, gmeta: GraphMeta) -> Path:
         "2025-01-01T00:00:00+00:00",
     )
     write_atc_meta(out, meta)
+    seal(root, atc_rel(stage))
     return om
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from vitdet_cli.artifacts.meta import GraphMeta, TensorSpec, read_stage_meta
 from vitdet_cli.atc.argv import (
     DEFAULT_PRECISION,
     build_atc_argv,
@@ -12,7 +13,6 @@ from vitdet_cli.atc.argv import (
     precision_flag,
 )
 from vitdet_cli.errors import VitdetError
-from vitdet_cli.export.meta import GraphMeta, TensorSpec, read_stage_meta
 
 EXPECTED = {
     ("backbone", "model"): ("NCHW", "image:1,3,32,32"),
@@ -24,7 +24,7 @@ EXPECTED = {
 
 @pytest.mark.parametrize("stage, graph", list(EXPECTED))
 def test_argv_per_stage(artifacts, stage, graph):
-    meta = read_stage_meta(artifacts / "export" / stage).graphs[graph]
+    meta = read_stage_meta(artifacts / "export" / stage / "export_meta.json").graphs[graph]
     onnx_path = artifacts / "export" / stage / meta.file
     out = artifacts / "atc" / stage
     argv = build_atc_argv("atc", onnx_path, out, graph, meta, "Ascend910B3")

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from atc_test_helpers import NPU_SMI, UNSUPPORTED_LOG
+from atc_test_helpers import NPU_SMI, UNSUPPORTED_LOG, seal
 
+from vitdet_cli.artifacts import Artifacts
+from vitdet_cli.artifacts.atc_meta import ATC_META_NAME, read_atc_meta
+from vitdet_cli.artifacts.manifest import read_manifest
+from vitdet_cli.artifacts.meta import parse_stages, read_stage_meta
 from vitdet_cli.atc.diagnose import diagnose_log
-from vitdet_cli.atc.meta import ATC_META_NAME, read_atc_meta
 from vitdet_cli.atc.run import compile_artifacts
 from vitdet_cli.errors import VitdetError
-from vitdet_cli.export.meta import parse_stages, read_stage_meta
 from vitdet_cli.metafile import sha256_file
 from vitdet_cli.platform import cann
 
@@ -41,17 +43,42 @@ def test_success_writes_oms_and_metas(artifacts, fake_atc):
         assert r.om.is_file() and r.om_bytes == r.om.stat().st_size
         assert "ATC run success" in r.log.read_text()
         assert r.log == artifacts / "atc" / r.stage / f"atc_{r.graph}.log"
-    roi = read_atc_meta(artifacts / "atc" / "roi")
-    export = read_stage_meta(artifacts / "export" / "roi")
+    roi = read_atc_meta(artifacts / "atc" / "roi" / ATC_META_NAME)
+    export = read_stage_meta(artifacts / "export" / "roi" / "export_meta.json")
     assert set(roi.graphs) == {"bbox", "mask"}
     rec = roi.graphs["mask"]
     assert rec.onnx_sha256 == export.graphs["mask"].sha256
-    assert rec.om_sha256 == sha256_file(artifacts / "atc" / "roi" / "mask.om")
+    assert rec.om == "mask_linux_aarch64.om" and rec.onnx == "export/roi/mask.onnx"
+    assert rec.om_sha256 == sha256_file(artifacts / "atc" / "roi" / "mask_linux_aarch64.om")
     assert rec.argv[0].endswith("atc") and "--framework=5" in rec.argv
     assert (roi.soc_version, roi.soc_source) == ("Ascend910B3", "flag")
     assert roi.precision_mode == "must_keep_origin_dtype" and roi.keep_dtype == ""
     assert roi.atc_version == "8.0.0" and roi.created and roi.schema_version == 1
     assert report.to_dict()["graphs"][0]["status"] == "ok"
+
+
+def test_real_om_names_are_found_recorded_and_sealed(artifacts, fake_atc):
+    """Real atc (source document, CANN 8.5 on a 910B3) wrote <output>_linux_aarch64.om for two
+    stages and <output>.om for the rpn; both are found and opened by their real names."""
+    report = compile_artifacts(artifacts)
+    names = {(r.stage, r.graph): r.om.name for r in report.results}
+    assert names == {
+        ("backbone", "model"): "model_linux_aarch64.om",
+        ("rpn", "model"): "model.om",
+        ("roi", "bbox"): "bbox_linux_aarch64.om",
+        ("roi", "mask"): "mask_linux_aarch64.om",
+    }
+    manifest = read_manifest(artifacts)
+    assert "atc/backbone/model_linux_aarch64.om" in manifest.files
+    assert "atc/rpn/model.om" in manifest.files and manifest.versions["atc"] == "8.0.0"
+    art = Artifacts.open(artifacts)
+    assert art.om_path("backbone", "model").name == "model_linux_aarch64.om"
+    assert art.om_path("rpn", "model").name == "model.om"
+    stale = artifacts / "atc" / "rpn" / "model_linux_x86_64.om"
+    stale.write_bytes(b"an OM an earlier atc wrote")  # removed before the next compile
+    seal(artifacts, "atc")
+    compile_artifacts(artifacts, stages="rpn")
+    assert not stale.exists() and Artifacts.open(artifacts).om_path("rpn", "model").is_file()
 
 
 def test_stage_selection(artifacts, fake_atc):
@@ -79,7 +106,7 @@ def test_soc_sources(artifacts, fake_atc, monkeypatch, smi_910b3, flag, env, smi
     report = compile_artifacts(artifacts, soc_version=flag, stages="backbone")
     assert (report.soc.value, report.soc.source) == expected
     assert _opts(report.results[0].argv)["soc_version"] == expected[0]
-    meta = read_atc_meta(artifacts / "atc" / "backbone")
+    meta = read_atc_meta(artifacts / "atc" / "backbone" / ATC_META_NAME)
     assert (meta.soc_version, meta.soc_source) == expected
 
 
@@ -96,7 +123,8 @@ def test_precision_and_keep_dtype(artifacts, fake_atc):
     assert report.keep_dtype and cfg.read_text() == "OpType::LayerNorm\nOpType::SoftmaxV2\n"
     opts = _opts(report.results[0].argv)
     assert opts["precision_mode"] == "force_fp16" and opts["keep_dtype"] == str(cfg)
-    assert read_atc_meta(artifacts / "atc" / "backbone").keep_dtype.startswith("OpType::")
+    keep = read_atc_meta(artifacts / "atc" / "backbone" / ATC_META_NAME).keep_dtype
+    assert keep.startswith("OpType::")
     off = compile_artifacts(
         artifacts, precision_mode="mixed_float16", keep_fp32=False, stages="backbone"
     )
@@ -130,6 +158,7 @@ def test_failure_reports_log_tail(artifacts, fake_atc, monkeypatch):
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"old")
     (stale.parent / ATC_META_NAME).write_text("{}")
+    seal(artifacts, "atc")
     monkeypatch.setenv("FAKE_ATC_MODE", "fail")
     with pytest.raises(VitdetError) as err:
         compile_artifacts(artifacts, soc_version="Ascend910B3")
@@ -155,7 +184,8 @@ def test_exit_zero_without_om(artifacts, fake_atc, monkeypatch):
     monkeypatch.setenv("FAKE_ATC_MODE", "no_om")
     with pytest.raises(VitdetError) as err:
         compile_artifacts(artifacts, stages="backbone")
-    assert err.value.code == "om_missing" and "model.om" in err.value.message
+    assert err.value.code == "om_missing" and "no OM was written" in err.value.message
+    assert "--output=" + str(artifacts / "atc" / "backbone" / "model") in err.value.message
     assert not (artifacts / "atc" / "backbone" / ATC_META_NAME).exists()
 
 
@@ -163,35 +193,35 @@ def test_changed_onnx_is_caught_before_atc(artifacts, fake_atc):
     (artifacts / "export" / "rpn" / "model.onnx").write_bytes(b"truncated")
     with pytest.raises(VitdetError) as err:
         compile_artifacts(artifacts)
-    assert err.value.code == "graph_hash_mismatch" and _calls(fake_atc) == []
+    assert err.value.code == "artifacts_tampered" and _calls(fake_atc) == []
+    assert "rpn/model.onnx" in err.value.message
 
 
 def test_atc_meta_round_trip_and_checks(artifacts, fake_atc):
     compile_artifacts(artifacts, stages="roi")
     stage_dir = artifacts / "atc" / "roi"
-    meta = read_atc_meta(stage_dir)
+    meta = read_atc_meta(stage_dir / ATC_META_NAME)
     data = json.loads((stage_dir / ATC_META_NAME).read_text())
     assert json.loads(json.dumps(meta.to_dict())) == data
     assert type(meta).from_dict(data) == meta
-    (stage_dir / "bbox.om").write_bytes(b"corrupted")
+    bbox = stage_dir / "bbox_linux_aarch64.om"
+    bbox.write_bytes(b"corrupted")
     with pytest.raises(VitdetError) as err:
-        read_atc_meta(stage_dir)
-    assert err.value.code == "om_hash_mismatch" and "bbox.om" in err.value.message
-    assert read_atc_meta(stage_dir, verify=False).stage == "roi"
-    (stage_dir / "mask.om").unlink()
-    (stage_dir / "bbox.om").unlink()
+        Artifacts.open(artifacts)
+    assert err.value.code == "artifacts_tampered" and str(bbox) in err.value.message
+    bbox.unlink()
     with pytest.raises(VitdetError) as err:
-        read_atc_meta(stage_dir)
-    assert err.value.code == "om_missing"
+        Artifacts.open(artifacts)
+    assert "missing" in err.value.message
     data["schema_version"] = 99
     (stage_dir / ATC_META_NAME).write_text(json.dumps(data))
     with pytest.raises(VitdetError) as err:
-        read_atc_meta(stage_dir)
+        seal(artifacts, "atc").om_path("roi", "mask")
     assert err.value.code == "atc_meta_newer"
     (stage_dir / ATC_META_NAME).unlink()
     with pytest.raises(VitdetError) as err:
-        read_atc_meta(stage_dir)
-    assert err.value.code == "atc_meta_missing" and "vitdet atc" in err.value.hint
+        seal(artifacts, "atc").om_path("roi", "mask")
+    assert err.value.code == "om_missing" and "vitdet atc" in err.value.hint
 
 
 def test_diagnose_recorded_log():

@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
+import hashlib
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
-from atc_test_helpers import FakeAcl, fake_ais_modules, fake_compiled, tensor_specs
+from atc_test_helpers import (
+    CHECKPOINT,
+    FakeAcl,
+    fake_ais_modules,
+    fake_compiled,
+    seal,
+    tensor_specs,
+)
 
+from vitdet_cli.artifacts import Artifacts
+from vitdet_cli.artifacts.meta import GraphMeta, StageMeta, write_stage_meta
 from vitdet_cli.errors import VitdetError
-from vitdet_cli.export.meta import GraphMeta
 from vitdet_cli.runtime.backends import get_backend
 from vitdet_cli.runtime.backends import om as om_mod
 from vitdet_cli.runtime.backends.om import OmBackend
 
+GRAPH = b"a stand-in for an exported graph"
 META = GraphMeta(
     "model.onnx",
-    "ab" * 32,
+    hashlib.sha256(GRAPH).hexdigest(),
     tensor_specs([("a", (2,), "float32"), ("b", (1, 3), "float32")]),
     tensor_specs([("half", (1, 3), "float32"), ("idx", (2,), "int64")]),
 )
@@ -35,10 +46,22 @@ def fresh_acl_process(monkeypatch):
     monkeypatch.setattr(om_mod, "_ACL_PROCESS", om_mod._AclProcess())
 
 
+def om_folder(root: Path, stages=("backbone",), compile: bool = True) -> Artifacts:
+    """Sealed artifacts whose stages hold one graph (META), compiled by a fake atc."""
+    for stage in stages:
+        (root / "export" / stage).mkdir(parents=True, exist_ok=True)
+        (root / "export" / stage / META.file).write_bytes(GRAPH)
+        meta = StageMeta(stage, {"model": META}, 13, {}, ["thing"], CHECKPOINT)
+        write_stage_meta(root / "export" / stage, meta)
+    seal(root)
+    for stage in stages if compile else ():
+        fake_compiled(root, stage, "model", META)
+    return Artifacts.open(root)
+
+
 @pytest.fixture
-def compiled(tmp_path):
-    fake_compiled(tmp_path, "backbone", "model", META)
-    return tmp_path
+def compiled(tmp_path) -> Artifacts:
+    return om_folder(tmp_path)
 
 
 def _use(monkeypatch, ais=False, acl=None):
@@ -88,10 +111,10 @@ def test_ais_bench_feeds_in_meta_order(monkeypatch, compiled):
     ais = _use(monkeypatch, ais=True, acl=_acl())
     ais.InferSession.compute = staticmethod(_model)
     backend = get_backend("om", device_id=3)
-    with backend.open(compiled, "backbone", "model", META) as session:
+    with backend.open(compiled, "backbone", "model") as session:
         _check_outputs(session.run(FEEDS))
     (inst,) = ais.InferSession.instances
-    assert inst.device_id == 3 and inst.model_path.endswith("atc/backbone/model.om")
+    assert inst.device_id == 3 and inst.model_path.endswith("atc/backbone/model_linux_aarch64.om")
     assert [f.shape for f in inst.feeds[0]] == [(2,), (1, 3)] and inst.modes == ["static"]
     np.testing.assert_array_equal(inst.feeds[0][0], FEEDS["a"])
     assert inst.freed == 1
@@ -103,7 +126,7 @@ def test_ais_bench_error_frees(monkeypatch, compiled):
     ais = _use(monkeypatch, ais=True)
     ais.InferSession.fail = True
     with pytest.raises(VitdetError) as err:
-        with OmBackend().open(compiled, "backbone", "model", META) as session:
+        with OmBackend().open(compiled, "backbone", "model") as session:
             session.run(FEEDS)
     assert err.value.code == "om_infer_failed"
     assert ais.InferSession.instances[0].freed == 1
@@ -112,7 +135,7 @@ def test_ais_bench_error_frees(monkeypatch, compiled):
 def test_acl_sequence_and_outputs(monkeypatch, compiled):
     fake = _acl()
     _use(monkeypatch, ais=False, acl=fake)
-    with OmBackend(device_id=1).open(compiled, "backbone", "model", META) as session:
+    with OmBackend(device_id=1).open(compiled, "backbone", "model") as session:
         _check_outputs(session.run(FEEDS))
         _check_outputs(session.run(FEEDS))
         assert fake.count("finalize") == 0
@@ -138,7 +161,7 @@ def test_acl_error_during_execute_releases_everything(monkeypatch, compiled):
     fake.execute_ret = 507011
     _use(monkeypatch, acl=fake)
     with pytest.raises(VitdetError) as err:
-        with OmBackend().open(compiled, "backbone", "model", META) as session:
+        with OmBackend().open(compiled, "backbone", "model") as session:
             session.run(FEEDS)
     assert err.value.code == "acl_error" and "507011" in err.value.message
     for name in ("mdl.unload", "mdl.destroy_desc", "rt.reset_device", "finalize"):
@@ -151,19 +174,19 @@ def test_acl_load_failure_releases_device(monkeypatch, compiled):
     fake.load_ret = 145000
     _use(monkeypatch, acl=fake)
     with pytest.raises(VitdetError) as err:
-        OmBackend().open(compiled, "backbone", "model", META)
+        OmBackend().open(compiled, "backbone", "model")
     assert "load_from_file" in err.value.message
     assert fake.count("mdl.unload") == 0
     assert fake.count("rt.reset_device") == 1 and fake.count("finalize") == 1
 
 
-def test_acl_init_is_shared_between_sessions(monkeypatch, compiled):
-    fake_compiled(compiled, "rpn", "model", META)
+def test_acl_init_is_shared_between_sessions(monkeypatch, tmp_path):
+    compiled = om_folder(tmp_path, ("backbone", "rpn"))
     fake = _acl()
     _use(monkeypatch, acl=fake)
     backend = OmBackend()
-    first = backend.open(compiled, "backbone", "model", META)
-    second = backend.open(compiled, "rpn", "model", META)
+    first = backend.open(compiled, "backbone", "model")
+    second = backend.open(compiled, "rpn", "model")
     assert fake.count("init") == 1 and fake.count("rt.set_device") == 1
     first.close()
     assert fake.count("finalize") == 0 and fake.count("mdl.unload") == 1
@@ -175,27 +198,35 @@ def test_acl_init_is_shared_between_sessions(monkeypatch, compiled):
 def test_missing_om_names_file_and_hints_atc(monkeypatch, tmp_path):
     _use(monkeypatch, ais=True)
     with pytest.raises(VitdetError) as err:
-        OmBackend().open(tmp_path, "roi", "mask", META)
+        OmBackend().open(om_folder(tmp_path, compile=False), "backbone", "model")
     e = err.value
-    assert e.code == "om_missing" and str(tmp_path / "atc" / "roi" / "mask.om") in e.message
+    assert e.code == "om_missing" and str(tmp_path / "atc" / "backbone") in e.message
     assert "vitdet atc" in e.hint
 
 
-def test_om_checked_against_atc_meta(monkeypatch, compiled):
+def test_om_checked_against_atc_meta_and_manifest(monkeypatch, compiled):
     _use(monkeypatch, ais=True)
-    stale = GraphMeta(META.file, "cd" * 32, META.inputs, META.outputs)
+    root = compiled.root
+    om = root / "atc" / "backbone" / "model_linux_aarch64.om"
+    om.write_bytes(b"replaced")
     with pytest.raises(VitdetError) as err:
-        OmBackend().open(compiled, "backbone", "model", stale)
+        Artifacts.open(root)
+    assert err.value.code == "artifacts_tampered" and str(om) in err.value.message
+    om.unlink()
+    fake_compiled(root, "backbone", "model", META)
+    (root / "export" / "backbone" / META.file).write_bytes(b"another graph")
+    sha = hashlib.sha256(b"another graph").hexdigest()
+    new = GraphMeta(META.file, sha, META.inputs, META.outputs)
+    meta = StageMeta("backbone", {"model": new}, 13, {}, ["thing"], CHECKPOINT)
+    write_stage_meta(root / "export" / "backbone", meta)
+    with pytest.raises(VitdetError) as err:
+        OmBackend().open(seal(root, "export"), "backbone", "model")
     assert err.value.code == "om_stale"
-    (compiled / "atc" / "backbone" / "model.om").write_bytes(b"replaced")
-    with pytest.raises(VitdetError) as err:
-        OmBackend().open(compiled, "backbone", "model", META)
-    assert err.value.code == "om_hash_mismatch"
 
 
 def test_feed_checks_and_closed_session(monkeypatch, compiled):
     _use(monkeypatch, ais=True)
-    session = OmBackend().open(compiled, "backbone", "model", META)
+    session = OmBackend().open(compiled, "backbone", "model")
     with pytest.raises(VitdetError):
         session.run({"a": FEEDS["a"]})
     session.close()

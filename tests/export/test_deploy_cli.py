@@ -96,7 +96,7 @@ def test_bad_input_is_a_clear_error(cli, exported, images, tmp_path, case):
     expected = {
         "unreadable": "cannot read image",
         "missing_artifacts": "not found",
-        "truncated": "does not match its meta",
+        "truncated": "differs from the manifest",
         "bad_dedup": "unknown dedup policy",
     }[case]
     assert expected in result.output

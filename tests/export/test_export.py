@@ -8,13 +8,11 @@ import shutil
 import numpy as np
 import pytest
 
+from vitdet_cli.artifacts import Artifacts
+from vitdet_cli.artifacts.layout import STAGE_GRAPHS
+from vitdet_cli.artifacts.meta import SCHEMA_VERSION
+from vitdet_cli.artifacts.model_config import read_model_config
 from vitdet_cli.errors import VitdetError
-from vitdet_cli.export.meta import (
-    SCHEMA_VERSION,
-    STAGE_GRAPHS,
-    read_all_metas,
-    read_stage_meta,
-)
 from vitdet_cli.metafile import sha256_file
 from vitdet_cli.model.presets import get_preset
 
@@ -24,7 +22,8 @@ pytestmark = [pytest.mark.mmcv, pytest.mark.slow]
 def test_every_stage_written_with_meta_and_checks(exported, tiny_checkpoint):
     out, result = exported
     assert result.ok, [c.to_dict() for c in result.checks if not (c.checker_ok and c.parity_ok)]
-    metas = read_all_metas(out)
+    art = Artifacts.open(out)
+    metas = art.metas
     for stage, graphs in STAGE_GRAPHS.items():
         meta = metas[stage]
         assert set(meta.graphs) == set(graphs)
@@ -40,7 +39,15 @@ def test_every_stage_written_with_meta_and_checks(exported, tiny_checkpoint):
     assert bbox.inputs[-1].shape == (test_proposals, 5)
     assert [o.shape for o in bbox.outputs] == [(test_proposals, 7), (test_proposals, 24)]
     assert metas["roi"].graphs["mask"].outputs[0].shape == (100, 6, 28, 28)
-    assert (out / "export" / "model_config.yaml").is_file()
+    config = art.model_config()
+    assert config.img_size == 192 and config.class_names == metas["roi"].class_names
+    assert art.checkpoint["sha256"] == sha256_file(tiny_checkpoint)
+    assert sorted(p.name for p in (out / "export").iterdir()) == [
+        "backbone", "model_config.json", "roi", "rpn"
+    ]
+    listed = set(art.manifest.files)
+    assert {"export/model_config.json", "export/roi/mask.onnx"} <= listed
+    assert all(row.ok for row in art.checks) and len(art.checks) == len(listed) == 8
 
 
 def test_graphs_are_static_and_free_of_resize_and_einsum(exported):
@@ -63,11 +70,12 @@ def test_roi_graph_in_eager_equals_mmdet_bbox_forward(exported, tiny_checkpoint)
     """The exported RoI module (level masks + RoiAlign symbolic) computes what mmdet does."""
     import torch
 
-    from vitdet_cli.export.loading import load_trained_model
     from vitdet_cli.export.stages import RoiBboxGraph
+    from vitdet_cli.model.loading import load_trained_model
 
     out, _ = exported
-    model = load_trained_model(tiny_checkpoint, out / "export" / "model_config.yaml").model
+    config = read_model_config(out / "export" / "model_config.json")
+    model = load_trained_model(tiny_checkpoint, config).model
     gen = torch.Generator().manual_seed(0)
     feats = [torch.randn(1, 64, 256 // s, 256 // s, generator=gen) for s in (4, 8, 16, 32)]
     xy = torch.rand(50, 2, generator=gen) * 200
@@ -118,22 +126,23 @@ def test_truncated_graph_is_refused(exported, tmp_path):
     art = _copy(exported[0], tmp_path)
     path = art / "export/rpn/model.onnx"
     path.write_bytes(path.read_bytes()[:100])
-    with pytest.raises(VitdetError, match="does not match its meta") as exc:
-        read_all_metas(art)
-    assert "rpn/model.onnx" in exc.value.message and exc.value.hint
+    with pytest.raises(VitdetError, match="differs from the manifest") as exc:
+        Artifacts.open(art)
+    assert "rpn/model.onnx" in exc.value.message and "vitdet verify" in exc.value.hint
 
 
-def test_missing_graph_and_newer_schema_are_refused(exported, tmp_path):
+def test_missing_graph_and_newer_schema_are_refused(exported, tmp_path, reseal):
     art = _copy(exported[0], tmp_path)
     (art / "export/roi/mask.onnx").unlink()
-    with pytest.raises(VitdetError, match="mask.onnx not found"):
-        read_stage_meta(art / "export/roi")
+    with pytest.raises(VitdetError, match="mask.onnx is listed in the manifest but missing"):
+        Artifacts.open(art)
+    art = _copy(exported[0], tmp_path / "2")
     meta_file = art / "export/backbone/export_meta.json"
     data = json.loads(meta_file.read_text())
     data["schema_version"] = SCHEMA_VERSION + 1
     meta_file.write_text(json.dumps(data))
     with pytest.raises(VitdetError, match="schema_version") as exc:
-        read_stage_meta(art / "export/backbone")
+        reseal(art)
     assert exc.value.code == "meta_newer"
 
 

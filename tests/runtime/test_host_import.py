@@ -21,7 +21,18 @@ RUNTIME = [
     "vitdet_cli.runtime.infer",
     "vitdet_cli.runtime.backends",
     "vitdet_cli.runtime.backends.ort",
-    "vitdet_cli.export.meta",
+    "vitdet_cli.runtime.backends.om",
+]
+ARTIFACTS = [
+    "vitdet_cli.artifacts",
+    "vitdet_cli.artifacts.layout",
+    "vitdet_cli.artifacts.meta",
+    "vitdet_cli.artifacts.atc_meta",
+    "vitdet_cli.artifacts.manifest",
+    "vitdet_cli.artifacts.model_config",
+    "vitdet_cli.artifacts.validate",
+    "vitdet_cli.artifacts.folder",
+    "vitdet_cli.commands.verify",
 ]
 COMPARE = [
     "vitdet_cli.compare",
@@ -31,14 +42,25 @@ COMPARE = [
     "vitdet_cli.compare.coco_eval",
 ]
 HEAVY = ["torch", "mmcv", "mmdet", "mmengine", "torchvision", "pycocotools"]
+NO_ONNX = ["onnx", "onnxruntime", *HEAVY]
+"""The artifacts package is the bottom layer: it reads graphs' metas, never the graphs."""
+
+
+def imported(modules: list[str], watch: list[str]) -> list[str]:
+    """Which of ``watch`` a fresh interpreter has loaded after importing ``modules``."""
+    code = (
+        "import importlib, json, sys\n"
+        f"for m in {modules!r}: importlib.import_module(m)\n"
+        f"print(json.dumps(sorted(m for m in {watch!r} if m in sys.modules)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.parametrize("modules", [RUNTIME, COMPARE], ids=["runtime", "compare"])
 def test_deploy_modules_import_no_heavy_packages(modules):
-    code = (
-        "import importlib, json, sys\n"
-        f"for m in {modules!r}: importlib.import_module(m)\n"
-        f"print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+    assert imported(modules, HEAVY) == []
+
+
+def test_artifacts_package_imports_neither_torch_nor_onnx():
+    assert imported(ARTIFACTS, NO_ONNX) == []

@@ -134,6 +134,18 @@ def test_built_config_builds_and_predicts_in_mmdet(tiny_overrides, tmp_path, ext
     assert hasattr(out[0], "pred_instances") and out[0].pred_instances.bboxes.shape[-1] == 4
 
 
+def test_plan_writes_the_model_config_as_data(tiny_overrides, tmp_path):
+    """Beside the mmengine .py, the work dir gets the model as data: what export reads."""
+    from vitdet_cli.artifacts.model_config import TRAIN_NAME, read_model_config
+    from vitdet_cli.training.api import plan_training
+
+    plan = plan_training(TINY, overrides=tiny_overrides(), work_dir=tmp_path / "a", dry_run=True)
+    config = read_model_config(tmp_path / "a" / TRAIN_NAME)
+    assert config.model["type"] == "MaskRCNN"
+    assert config.img_size == config.model["backbone"]["img_size"]
+    assert config.class_names == list(plan.summary["classes"])
+
+
 def test_raw_mmengine_config_passes_through(cli_json, tiny_overrides, tmp_path):
     """A user's own mmengine .py config (e.g. from projects/ViTDet) is accepted as is."""
     from vitdet_cli.training.api import plan_training

@@ -1,16 +1,12 @@
 """ONNX → Ascend OM with CANN's ``atc``: command lines, runs, logs and ``atc_meta.json``."""
 
 from vitdet_cli.atc.argv import DEFAULT_PRECISION, build_atc_argv
-from vitdet_cli.atc.meta import AtcMeta, OmRecord, read_atc_meta
 from vitdet_cli.atc.run import CompileReport, GraphResult, compile_artifacts
 
 __all__ = [
     "DEFAULT_PRECISION",
-    "AtcMeta",
     "CompileReport",
     "GraphResult",
-    "OmRecord",
     "build_atc_argv",
     "compile_artifacts",
-    "read_atc_meta",
 ]

@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional, Sequence
 
+from vitdet_cli.artifacts.meta import GraphMeta, TensorSpec
 from vitdet_cli.errors import VitdetError
-from vitdet_cli.export.meta import GraphMeta, TensorSpec
 
 FRAMEWORK_ONNX = "5"
 PRECISION_MODES = (
@@ -94,7 +94,8 @@ def build_atc_argv(
     precision_mode: str = DEFAULT_PRECISION,
     keep_dtype_file: Optional[Path] = None,
 ) -> list[str]:
-    """The argv that compiles ``onnx_path`` to ``<out_dir>/<graph>.om``."""
+    """The argv that compiles ``onnx_path`` with ``--output=<out_dir>/<graph>`` (atc names the
+    file ``<graph>.om`` or ``<graph>_linux_<arch>.om``; see ``atc.run.find_om``)."""
     argv = [
         atc,
         f"--model={onnx_path}",

@@ -1,9 +1,12 @@
 """Compile the exported stage graphs to Ascend OM files with ``atc``.
 
-For each stage: resolve the SoC (flag > environment > npu-smi > default), run atc per graph with
-its output captured to ``atc/<stage>/atc_<graph>.log``, check the OM appeared, then write
-``atc/<stage>/atc_meta.json`` (argv, atc version, SoC and its source, precision, hashes of the
-ONNX read and the OM written). atc runs on the host CPU: no NPU is needed to compile.
+The artifacts folder is opened verified first. For each stage: resolve the SoC (flag >
+environment > npu-smi > default), run atc per graph with its output captured to
+``atc/<stage>/atc_<graph>.log``, find the OM atc actually wrote (``<graph>.om``, or
+``<graph>_linux_<arch>.om`` as CANN 8.5 wrote on a 910B3 in the source document), then write
+``atc/<stage>/atc_meta.json`` (argv, atc version, SoC and its source, precision, the OM's real
+name, hashes of the ONNX read and the OM written) and, last, the updated manifest. atc runs on
+the host CPU: no NPU is needed to compile.
 """
 
 from __future__ import annotations
@@ -18,6 +21,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
+from vitdet_cli.artifacts import Artifacts
+from vitdet_cli.artifacts.atc_meta import ATC_META_NAME, AtcMeta, OmRecord, write_atc_meta
+from vitdet_cli.artifacts.layout import STAGE_GRAPHS, atc_rel
+from vitdet_cli.artifacts.manifest import write_manifest
+from vitdet_cli.artifacts.meta import StageMeta, parse_stages
 from vitdet_cli.atc.argv import (
     DEFAULT_PRECISION,
     KEEP_DTYPE_FILE,
@@ -26,10 +34,8 @@ from vitdet_cli.atc.argv import (
     keep_dtype_text,
 )
 from vitdet_cli.atc.diagnose import diagnose_log
-from vitdet_cli.atc.meta import ATC_META_NAME, AtcMeta, OmRecord, write_atc_meta
 from vitdet_cli.atomic import write_bytes_atomic
 from vitdet_cli.errors import VitdetError
-from vitdet_cli.export.meta import STAGE_GRAPHS, StageMeta, parse_stages, read_stage_meta
 from vitdet_cli.metafile import sha256_file
 from vitdet_cli.platform import cann
 from vitdet_cli.platform.proc import log_tail, run_logged
@@ -153,34 +159,46 @@ def _failure(result: GraphResult, code: int, soc: str) -> VitdetError:
     )
 
 
+def om_names(out_dir: Path, graph: str) -> set[str]:
+    """OM files atc may have written for ``--output=<out_dir>/<graph>``: ``<graph>.om`` or
+    ``<graph>_<suffix>.om`` (CANN 8.5 appended ``_linux_aarch64`` on a 910B3 host)."""
+    pattern = re.compile(rf"{re.escape(graph)}(_[A-Za-z0-9_]+)?\.om")
+    return {p.name for p in out_dir.glob("*.om") if pattern.fullmatch(p.name)}
+
+
 def _compile_graph(result: GraphResult, soc: str) -> None:
-    """Run atc for one graph and check its OM (stale outputs are removed first)."""
-    result.om.unlink(missing_ok=True)
+    """Run atc for one graph and find the OM it wrote (stale outputs are removed first)."""
+    out_dir = result.om.parent
+    for name in om_names(out_dir, result.graph):
+        (out_dir / name).unlink()
     start = time.monotonic()
     code = run_logged(result.argv, result.log, f"atc {result.stage}/{result.graph}", append=False)
     result.seconds = time.monotonic() - start
     if code != 0:
         raise _failure(result, code, soc)
-    if not result.om.is_file():
+    written = sorted(om_names(out_dir, result.graph))
+    if len(written) != 1:
+        what = "no OM was written" if not written else f"several OMs appeared: {written}"
         raise VitdetError(
-            f"atc exited 0 but {result.om} was not written; log: {result.log}\n"
+            f"atc exited 0 but {what} for --output={out_dir / result.graph}; log: {result.log}\n"
             + log_tail(result.log, 15),
             hint="check the log and the free disk space of the artifacts directory",
             code="om_missing",
         )
+    result.om = out_dir / written[0]
     result.om_bytes = result.om.stat().st_size
     result.status = "ok"
 
 
 def _plan_stage(
-    root: Path, stage: str, meta: StageMeta, atc: str, soc: str, precision: str, keep: str
+    art: Artifacts, stage: str, meta: StageMeta, atc: str, soc: str, precision: str, keep: str
 ) -> list[GraphResult]:
-    out_dir = root / "atc" / stage
+    out_dir = art.root / atc_rel(stage)
     keep_file = out_dir / KEEP_DTYPE_FILE if keep else None
     results = []
     for graph in STAGE_GRAPHS[stage]:
         gmeta = meta.graphs[graph]
-        onnx_path = root / "export" / stage / gmeta.file
+        onnx_path = art.graph_path(stage, graph)
         argv = build_atc_argv(atc, onnx_path, out_dir, graph, gmeta, soc, precision, keep_file)
         log = out_dir / f"atc_{graph}.log"
         om = out_dir / f"{graph}.om"
@@ -197,7 +215,7 @@ def compile_artifacts(
     atc: Optional[str] = None,
     keep_fp32: bool = True,
 ) -> CompileReport:
-    """Compile ``<artifacts>/export/<stage>/*.onnx`` to ``<artifacts>/atc/<stage>/*.om``.
+    """Compile the exported stage graphs to OM files under ``<artifacts>/atc/<stage>/``.
 
     Args:
         artifacts: the ``--out`` directory of ``vitdet export``.
@@ -209,21 +227,22 @@ def compile_artifacts(
         keep_fp32: keep LayerNorm/Softmax in fp32 via ``--keep_dtype`` when the mode may lower
             precision (atc ignores it under ``must_keep_origin_dtype``, so it is not passed).
     """
-    root = Path(artifacts)
     selected = parse_stages(stages)
     keep = keep_dtype_text() if keep_dtype_applies(precision_mode, keep_fp32) else ""
-    metas = {s: read_stage_meta(root / "export" / s) for s in selected}
+    art = Artifacts.of(artifacts)
+    art.require(selected)
+    root, metas = art.root, art.metas
     exe = find_atc(atc) if not dry_run else (atc or cann.atc_path() or "atc")
     soc = cann.resolve_soc_version(soc_version)
     report = CompileReport(
         root, soc, precision_mode, bool(keep), exe, None if dry_run else atc_version(exe), dry_run
     )
     for stage in selected:
-        results = _plan_stage(root, stage, metas[stage], exe, soc.value, precision_mode, keep)
+        results = _plan_stage(art, stage, metas[stage], exe, soc.value, precision_mode, keep)
         report.results.extend(results)
         if dry_run:
             continue
-        out_dir = root / "atc" / stage
+        out_dir = root / atc_rel(stage)
         (out_dir / ATC_META_NAME).unlink(missing_ok=True)  # a half-compiled stage has no meta
         if keep:
             write_bytes_atomic(out_dir / KEEP_DTYPE_FILE, keep.encode())
@@ -231,14 +250,14 @@ def compile_artifacts(
         for result in results:
             _compile_graph(result, soc.value)
             records[result.graph] = OmRecord(
-                onnx=str(result.onnx),
-                onnx_sha256=result.onnx_sha256,  # checked against the file by read_stage_meta
+                onnx=result.onnx.relative_to(root).as_posix(),
+                onnx_sha256=result.onnx_sha256,  # the manifest checked the file on open
                 om=result.om.name,
                 om_sha256=sha256_file(result.om),
                 om_bytes=result.om_bytes or 0,
                 argv=tuple(result.argv),
                 seconds=round(result.seconds, 3),
-                log=str(result.log),
+                log=result.log.name,
             )
         atc_meta = AtcMeta(
             stage=stage,
@@ -251,4 +270,8 @@ def compile_artifacts(
             created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         )
         report.metas.append(write_atc_meta(out_dir, atc_meta))
+    if not dry_run:
+        versions = {**art.manifest.versions, "atc": report.atc_version or "unknown"}
+        refresh = [atc_rel(s) for s in selected]
+        write_manifest(root, art.checkpoint, versions, art.manifest, refresh)
     return report

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
+from vitdet_cli.artifacts import Artifacts
 from vitdet_cli.bench.sizes import model_size_mb
 from vitdet_cli.report.timing import StepStats, TimingStats
 
@@ -113,7 +114,7 @@ def run_worker(argv: Sequence[str], backend: str, timeout: float = DEFAULT_TIMEO
 
 
 def bench(
-    artifacts: str | Path,
+    artifacts: str | Path | Artifacts,
     backends: Sequence[str],
     images: Sequence[Path],
     image_source: str = "",
@@ -130,19 +131,19 @@ def bench(
     its constructor options. A backend that cannot run gives a row with ``ok: false`` and the
     reason instead of stopping the bench.
     """
-    artifacts = Path(artifacts)
+    art = Artifacts.of(artifacts)
     report = BenchReport(
-        artifacts, list(images), image_source, warmup, repeat, data=data[0] if data else None
+        art.root, list(images), image_source, warmup, repeat, data=data[0] if data else None
     )
     for backend in backends:
         if on_backend:
             on_backend(backend)
         start = time.perf_counter()
         argv = worker_argv(
-            artifacts, backend, images, warmup, repeat, (options or {}).get(backend), data
+            art.root, backend, images, warmup, repeat, (options or {}).get(backend), data
         )
         row = run_worker(argv, backend, timeout)
         row["seconds"] = time.perf_counter() - start
-        row["size_mb"] = model_size_mb(artifacts, backend)
+        row["size_mb"] = model_size_mb(art, backend)
         report.rows.append(row)
     return report

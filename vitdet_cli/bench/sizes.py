@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable, Optional
 
-from vitdet_cli.export.meta import read_all_metas
+from vitdet_cli.artifacts import Artifacts
+from vitdet_cli.errors import VitdetError
 
 
 def _mb(files: Iterable[Path]) -> Optional[float]:
@@ -13,20 +14,18 @@ def _mb(files: Iterable[Path]) -> Optional[float]:
     return sum(sizes) / 2**20 if sizes else None
 
 
-def model_size_mb(artifacts: str | Path, backend: str) -> Optional[float]:
-    """MB of the ONNX graphs (``onnxruntime``), the OM files under ``atc/`` (``om``) or the
-    checkpoint recorded in the export meta (``torch``); None when there are none."""
-    root = Path(artifacts)
+def model_size_mb(art: Artifacts, backend: str) -> Optional[float]:
+    """MB of the ONNX graphs (``onnxruntime``), the OM files (``om``) or the checkpoint recorded
+    in the manifest (``torch``); None when there are none."""
+    graphs = [(s, g) for s, m in art.metas.items() for g in m.graphs]
     if backend == "onnxruntime":
-        metas = read_all_metas(root, verify=False)
-        return _mb(
-            root / "export" / stage / g.file
-            for stage, m in metas.items()
-            for g in m.graphs.values()
-        )
+        return _mb(art.graph_path(s, g) for s, g in graphs)
     if backend == "om":
-        return _mb(sorted((root / "atc").glob("*/*.om")))
+        try:
+            return _mb(art.om_path(s, g) for s, g in graphs)
+        except VitdetError:
+            return None
     if backend == "torch":
-        ckpt = next(iter(read_all_metas(root, verify=False).values())).checkpoint.get("path")
+        ckpt = art.checkpoint.get("path")
         return _mb([Path(ckpt)]) if ckpt else None
     return None

@@ -13,6 +13,7 @@ from vitdet_cli.commands import (
     export,
     infer,
     train,
+    verify,
 )
 
 # (name, module): each module exposes `command` (a function) or `app` (a typer group).
@@ -29,4 +30,5 @@ COMMANDS = [
     ("atc", atc),
     ("eval", eval),
     ("bench", bench),
+    ("verify", verify),
 ]

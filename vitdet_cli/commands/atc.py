@@ -45,10 +45,11 @@ def command(
     use_json(json_output)
     from rich.table import Table
 
+    from vitdet_cli.artifacts import Artifacts
     from vitdet_cli.atc.run import compile_artifacts
 
     report = compile_artifacts(
-        artifacts,
+        Artifacts.open(artifacts),
         soc_version=soc_version,
         precision_mode=precision_mode,
         stages=stages,

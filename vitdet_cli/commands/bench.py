@@ -54,29 +54,30 @@ def command(
     """Compare the backends like `yolo benchmark` (each in a fresh process)."""
     use_json(json_output)
     use_images_limit(max_pixels)
+    from vitdet_cli.artifacts import Artifacts
     from vitdet_cli.bench import bench, bench_images, parse_backends
     from vitdet_cli.compare.api import dataset_images
     from vitdet_cli.evaluation import resolve_dataset
-    from vitdet_cli.export.meta import read_all_metas
     from vitdet_cli.report.console import info, spinner
     from vitdet_cli.runtime.host_config import HostConfig
 
     names = parse_backends(backends)
-    first = next(iter(read_all_metas(artifacts, verify=False).values()))
     spec, dataset = None, None
     if data is not None:
         ann, image_dir, _ = resolve_dataset(data, images)
         dataset = dataset_images(ann, image_dir, limit)
         spec = (ann, image_dir, limit)
+    art = Artifacts.open(artifacts)  # after the dataset checks: a bad input is named first
+    art.require()
     with tempfile.TemporaryDirectory(prefix="vitdet-bench-") as tmp:
         paths, source = bench_images(
-            img, dataset, HostConfig.from_dict(first.host).img_size, Path(tmp)
+            img, dataset, HostConfig.from_dict(art.host).img_size, Path(tmp)
         )
         if img is None:
             info(f"no --img given: timing on {source}")
         with spinner(f"benchmarking {', '.join(names)}") as step:
             report = bench(
-                artifacts,
+                art,
                 names,
                 paths,
                 source,

@@ -58,7 +58,7 @@ def command(
         )
     with spinner(f"comparing {backend} with {reference}") as step:
         report = compare(
-            artifacts,
+            artifacts,  # opened by compare() after the output folder is checked
             paths,
             backend,
             reference,

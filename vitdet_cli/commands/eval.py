@@ -66,7 +66,9 @@ def command(
         None, "--checkpoint", help="Evaluate this checkpoint through MMDetection instead."
     ),
     config: Optional[Path] = typer.Option(
-        None, "--config", help="Config of --checkpoint (default: vitdet_config.py beside it)."
+        None,
+        "--config",
+        help="Config of --checkpoint (default: vitdet_config.json beside it; a named .py runs).",
     ),
     data: Optional[Path] = typer.Option(None, "--data", help="COCO annotation JSON."),
     images: Optional[Path] = typer.Option(None, "--images", help="Image folder of --data."),
@@ -89,11 +91,13 @@ def command(
     from vitdet_cli.evaluation import resolve_dataset
 
     backends = parse_backends(backend or ["onnxruntime"])
-    class_names = None
+    class_names, art = None, None
     if artifacts is not None:
-        from vitdet_cli.export.meta import read_all_metas
+        from vitdet_cli.artifacts import Artifacts
 
-        class_names = next(iter(read_all_metas(artifacts, verify=False).values())).class_names
+        art = Artifacts.open(artifacts)
+        art.require()
+        class_names = art.class_names
     ann, image_dir, defaulted = resolve_dataset(data, images, class_names)
     if defaulted:
         info(f"no --data given: evaluating on the synthetic shapes val split {ann}")
@@ -116,7 +120,7 @@ def command(
 
         with spinner(f"evaluating {', '.join(backends)}") as step:
             results = evaluate_backends(
-                artifacts,
+                art,
                 ann,
                 image_dir,
                 backends,

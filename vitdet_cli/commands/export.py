@@ -16,7 +16,9 @@ def command(
         ..., "--checkpoint", help="Trained checkpoint (work_dir/iter_N.pth)."
     ),
     config: Optional[Path] = typer.Option(
-        None, "--config", help="Config it was trained with (default: vitdet_config.py beside it)."
+        None,
+        "--config",
+        help="Training config (default: vitdet_config.json beside it; a named .py runs).",
     ),
     out: Path = typer.Option(Path("artifacts/vitdet"), "--out", help="Artifacts directory."),
     stages: Optional[str] = typer.Option(None, "--stages", help="Subset, e.g. backbone,rpn,roi."),

@@ -77,7 +77,7 @@ def command(
         from vitdet_cli.compare.api import compare_runs
 
         with spinner("torch: running the reference"):
-            report = compare_runs(artifacts, run, out, score_thr=score_thr, dedup=dedup)
+            report = compare_runs(run.artifacts, run, out, score_thr=score_thr, dedup=dedup)
         data["compare"] = report.to_dict()
 
     def render() -> None:

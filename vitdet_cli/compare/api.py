@@ -16,6 +16,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from vitdet_cli.artifacts import Artifacts
 from vitdet_cli.atomic import write_json_atomic
 from vitdet_cli.compare.detections import DetSet, compare_report
 from vitdet_cli.compare.tensors import TensorParity, tensor_parity
@@ -183,7 +184,7 @@ def coco_delta(ann_file: Path, images, res_a, res_b, max_points: float = 0.1) ->
 
 
 def compare_runs(
-    artifacts: str | Path,
+    artifacts: str | Path | Artifacts,
     run_a: InferRun,
     out: Optional[str | Path] = None,
     score_thr: Optional[float] = 0.05,
@@ -245,7 +246,7 @@ def _side_by_side(run_a: InferRun, names: tuple[str, str]):
 
 
 def compare(
-    artifacts: str | Path,
+    artifacts: str | Path | Artifacts,
     images: Sequence[Path],
     backend_a: str = "onnxruntime",
     backend_b: str = "torch",
@@ -258,11 +259,13 @@ def compare(
     on_image: Optional[Callable[[int, Path], None]] = None,
 ) -> CompareReport:
     """Run ``images`` on both backends and compare them; with ``ann_file``, the model's classes
-    must be the file's categories (as for ``eval``)."""
+    must be the file's categories (as for ``eval``). The output folder is checked before the
+    artifacts are opened (and verified, once for both sides)."""
     if out is not None:
         from vitdet_cli.io_checks import prepare_out_dir
 
         prepare_out_dir(out)
+    artifacts = Artifacts.of(artifacts)
     model = StagedModel(artifacts, get_backend(backend_a, **(options_a or {})))
     with model:
         if ann_file is not None:

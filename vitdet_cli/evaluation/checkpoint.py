@@ -82,7 +82,8 @@ def evaluate_checkpoint(
 ) -> dict:
     """COCO bbox/segm mAP of ``checkpoint`` run by MMDetection on ``device``.
 
-    ``config`` defaults to the ``vitdet_config.py`` beside the checkpoint. Returns the same keys
+    ``config`` defaults to the ``vitdet_config.json`` (data) beside the checkpoint; a ``.py``
+    runs only when named here. Returns the same keys
     as :func:`~vitdet_cli.evaluation.staged.evaluate_artifacts` (``backend`` is ``"mmdet"``)
     plus ``device``.
     """
@@ -90,7 +91,7 @@ def evaluate_checkpoint(
 
     from vitdet_cli.compare.api import dataset_images
     from vitdet_cli.evaluation.coco import class_warnings, coco_metrics
-    from vitdet_cli.export.loading import load_trained_model
+    from vitdet_cli.model.loading import load_trained_model
 
     start = time.perf_counter()
     ann_file = Path(ann_file)

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
+from vitdet_cli.artifacts import Artifacts
 from vitdet_cli.compare.detections import DetSet
 from vitdet_cli.evaluation.coco import class_warnings, coco_metrics
 from vitdet_cli.runtime.staged import StagedModel
@@ -30,7 +31,7 @@ def evaluate_model(
 
 
 def evaluate_artifacts(
-    artifacts: str | Path,
+    artifacts: str | Path | Artifacts,
     ann_file: str | Path,
     image_dir: str | Path,
     backend: str = "onnxruntime",
@@ -61,7 +62,7 @@ def evaluate_artifacts(
 
 
 def evaluate_backends(
-    artifacts: str | Path,
+    artifacts: str | Path | Artifacts,
     ann_file: str | Path,
     image_dir: str | Path,
     backends: Sequence[str],
@@ -73,6 +74,7 @@ def evaluate_backends(
     fails gives ``{"backend", "ok": False, "error", "hint", "code"}`` and the rest still run."""
     from vitdet_cli.errors import VitdetError
 
+    artifacts = Artifacts.of(artifacts)  # opened and verified once for every backend
     out = []
     for name in backends:
         hook = (lambda i, p, _n=name: on_image(_n, i, p)) if on_image else None

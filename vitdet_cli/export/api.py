@@ -3,6 +3,11 @@
 Each stage is fed what the previous stage gives for one sample image (PyTorch outputs, host
 steps in numpy), so every graph is checked on realistic inputs: the RPN on real pyramid
 features, the RoI graphs on real proposals and detections.
+
+The folder is sealed by ``manifest.json``, written last: it is removed before anything else is
+written, so an export killed midway leaves a folder that does not verify. Exporting some
+``--stages`` into an existing folder is refused for another checkpoint and otherwise updates
+the manifest.
 """
 
 from __future__ import annotations
@@ -17,16 +22,20 @@ from typing import Callable, Optional, Sequence
 import cv2
 import numpy as np
 
-from vitdet_cli.errors import VitdetError
-from vitdet_cli.export.loading import TrainedModel, load_trained_model
-from vitdet_cli.export.meta import (
+from vitdet_cli.artifacts import Artifacts
+from vitdet_cli.artifacts.layout import (
+    ATC,
+    EXPORT,
+    MANIFEST,
+    MODEL_CONFIG,
     STAGE_GRAPHS,
     STAGES,
-    GraphMeta,
-    StageMeta,
-    parse_stages,
-    write_stage_meta,
+    export_rel,
 )
+from vitdet_cli.artifacts.manifest import Manifest, write_manifest
+from vitdet_cli.artifacts.meta import GraphMeta, StageMeta, parse_stages, write_stage_meta
+from vitdet_cli.artifacts.model_config import write_model_config
+from vitdet_cli.errors import VitdetError
 from vitdet_cli.export.onnx_export import (
     DEFAULT_OPSET,
     GraphCheck,
@@ -35,14 +44,13 @@ from vitdet_cli.export.onnx_export import (
     run_module,
 )
 from vitdet_cli.export.stages import ROI_LEVELS, input_names, output_names, stage_modules
+from vitdet_cli.metafile import sha256_file
+from vitdet_cli.model.loading import TrainedModel, load_trained_model
 from vitdet_cli.runtime.boxes import pad_rois
 from vitdet_cli.runtime.host_config import HostConfig
 from vitdet_cli.runtime.postprocess import bbox_postprocess, rpn_postprocess
 from vitdet_cli.runtime.preprocess import preprocess
 
-MODEL_CONFIG = "model_config"
-"""Copy of the training config under ``<out>/export/`` (``.py`` or ``.yaml``): the torch backend
-rebuilds the reference model from it."""
 _VERSIONED = ("vitdet-cli", "torch", "onnx", "onnxruntime", "mmdet", "mmcv", "mmengine")
 
 
@@ -117,6 +125,41 @@ def _stage_inputs(trained: TrainedModel, host: HostConfig, image: np.ndarray):
     yield "roi", "mask", modules["roi", "mask"], [*roi_feats, mask_rois]
 
 
+def _previous(out: Path, stages: Sequence[str], sha256: str) -> Optional[Manifest]:
+    """The manifest of the existing export at ``out`` whose other files are kept, after checking
+    that it verifies and comes from the same checkpoint. A full export over a folder that does
+    not qualify starts afresh (None); a partial one is refused."""
+    full = set(stages) == set(STAGES)
+    if not (out / MANIFEST).is_file():
+        kept = [s for s in STAGES if s not in stages and (out / export_rel(s)).exists()]
+        if kept:
+            raise VitdetError(
+                f"{out} holds stage(s) {', '.join(kept)} but no {MANIFEST} (an unfinished or "
+                "older export): they cannot be checked",
+                hint="export all stages (drop --stages), or use a new --out",
+                code="artifacts_unsealed",
+                exit_code=2,
+            )
+        return None
+    try:
+        art = Artifacts.open(out)
+    except VitdetError:
+        if full:
+            return None
+        raise
+    if art.checkpoint["sha256"] != sha256:
+        if full:
+            return None
+        raise VitdetError(
+            f"{out} was exported from another checkpoint ({art.checkpoint.get('path')}, sha256 "
+            f"{art.checkpoint['sha256'][:16]}…); mixing stages of two checkpoints is refused",
+            hint="export all stages of this checkpoint into a new --out",
+            code="checkpoint_differs",
+            exit_code=2,
+        )
+    return art.manifest
+
+
 def export_artifacts(
     checkpoint: str | Path,
     config: str | Path | None = None,
@@ -136,16 +179,25 @@ def export_artifacts(
             exit_code=2,
         )
     step = on_step or (lambda _msg: None)
+    out = Path(out)
+    if not Path(checkpoint).is_file():
+        raise VitdetError(
+            f"{checkpoint}: checkpoint file not found",
+            hint="pass --checkpoint a work_dir/iter_N.pth written by `vitdet train`",
+            code="checkpoint_not_found",
+        )
+    previous = _previous(out, stages, sha256_file(checkpoint))
     step("loading checkpoint")
     trained = load_trained_model(checkpoint, config)
     if hasattr(trained.model.backbone, "bake_for_export"):
         trained.model.backbone.bake_for_export()
     host = HostConfig.from_mmdet(trained.model_dict, trained.img_size)
-    root = Path(out) / "export"
+    (out / MANIFEST).unlink(missing_ok=True)  # from here until the end, the folder is unsealed
+    for stale in [export_rel(s) for s in stages] if previous else [EXPORT, ATC]:
+        shutil.rmtree(out / stale, ignore_errors=True)
+    root = out / "export"
     root.mkdir(parents=True, exist_ok=True)
-    cfg_copy = root / f"{MODEL_CONFIG}{trained.config_file.suffix}"
-    if trained.config_file.resolve() != cfg_copy.resolve():
-        shutil.copyfile(trained.config_file, cfg_copy)
+    write_model_config(out / MODEL_CONFIG, trained.config)
     graphs: dict[str, dict[str, GraphMeta]] = {s: {} for s in STAGES}
     checks, seconds = [], {}
     flow = _stage_inputs(trained, host, sample_image(sample, host.img_size))
@@ -171,6 +223,7 @@ def export_artifacts(
         except StopIteration:
             break
     metas = {}
+    ckpt = {"path": str(trained.checkpoint.resolve()), "sha256": trained.checkpoint_sha256}
     for stage in stages:
         assert set(graphs[stage]) == set(STAGE_GRAPHS[stage])
         metas[stage] = StageMeta(
@@ -179,11 +232,10 @@ def export_artifacts(
             opset=opset,
             host=host.to_dict(),
             class_names=list(trained.class_names),
-            checkpoint={
-                "path": str(trained.checkpoint.resolve()),
-                "sha256": trained.checkpoint_sha256,
-            },
+            checkpoint=ckpt,
             versions=tool_versions(),
         )
         write_stage_meta(root / stage, metas[stage])
-    return ExportResult(Path(out), metas, checks, seconds)
+    refresh = [MODEL_CONFIG, *(export_rel(s) for s in stages)]
+    write_manifest(out, ckpt, tool_versions(), previous, refresh)
+    return ExportResult(out, metas, checks, seconds)

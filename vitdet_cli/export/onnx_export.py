@@ -17,9 +17,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from vitdet_cli.artifacts.meta import GraphMeta, TensorSpec
 from vitdet_cli.atomic import write_bytes_atomic
 from vitdet_cli.errors import VitdetError
-from vitdet_cli.export.meta import GraphMeta, TensorSpec
 from vitdet_cli.metafile import sha256_file
 
 DEFAULT_OPSET = 16

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator, Optional, Sequence
 
+from vitdet_cli.artifacts import Artifacts
 from vitdet_cli.atomic import write_json_atomic
 from vitdet_cli.report.timing import TimingStats
 from vitdet_cli.runtime.backends import get_backend
@@ -34,6 +35,7 @@ class InferRun:
     class_names: list[str]
     pictures: list[Path] = field(default_factory=list)
     results_file: Optional[Path] = None
+    artifacts: Optional[Artifacts] = None
 
 
 def detections_json(
@@ -85,7 +87,7 @@ def run_images(
 
 
 def infer(
-    artifacts: str | Path,
+    artifacts: str | Path | Artifacts,
     img: str | Path,
     backend: str = "onnxruntime",
     score_thr: Optional[float] = 0.05,
@@ -99,21 +101,23 @@ def infer(
     show_thr: float = SHOW_THR,
 ) -> InferRun:
     """Run ``img`` (a file or folder) through the artifacts on ``backend``; with ``out``, write
-    ``results.json`` and one picture per image under it."""
+    ``results.json`` and one picture per image under it. Bad images and output folders are
+    refused before the artifacts are opened (and verified)."""
     images = list_images(img)
     if out is not None:
         from vitdet_cli.io_checks import prepare_out_dir
 
         prepare_out_dir(out)
+    art = Artifacts.of(artifacts)
     pictures = PictureWriter(Path(out) / "vis", images) if out is not None else None
-    model = StagedModel(artifacts, get_backend(backend, **(backend_options or {})))
+    model = StagedModel(art, get_backend(backend, **(backend_options or {})))
     with model, discard_on_error(pictures):
         if pictures is not None:
             pictures.draw = picture_of(model.class_names, show_thr)
         results, stats = run_images(
             model, images, score_thr, dedup, warmup, repeat, record, on_image, pictures
         )
-    run = InferRun(backend, images, results, stats, model.class_names)
+    run = InferRun(backend, images, results, stats, model.class_names, artifacts=art)
     if out is not None:
         write_outputs(run, Path(out), pictures)
     return run

@@ -9,7 +9,9 @@ from typing import Optional
 
 import numpy as np
 
-from vitdet_cli.export.meta import STAGES, StageMeta, read_all_metas
+from vitdet_cli.artifacts import Artifacts
+from vitdet_cli.artifacts.layout import STAGES
+from vitdet_cli.artifacts.meta import StageMeta
 from vitdet_cli.runtime.backends.base import Backend, StageSession
 from vitdet_cli.runtime.host import HostResult, run_pipeline
 from vitdet_cli.runtime.host_config import HostConfig
@@ -46,23 +48,22 @@ class StagedModel:
     """Load the artifacts' stages on ``backend``; call with a BGR image.
 
     Args:
-        artifacts: the ``--out`` directory of ``vitdet export``.
+        artifacts: an opened :class:`Artifacts`, or a folder to open (and verify) now.
         backend: a :class:`Backend` instance (``runtime.backends.get_backend``).
-        verify: check the graph files' sha256 against the metas before loading.
     """
 
-    def __init__(self, artifacts: str | Path, backend: Backend, verify: bool = True) -> None:
-        self.artifacts = Path(artifacts)
+    def __init__(self, artifacts: str | Path | Artifacts, backend: Backend) -> None:
+        self.artifacts = Artifacts.of(artifacts)
+        self.artifacts.require(STAGES)
         self.backend = backend
-        self.metas: dict[str, StageMeta] = read_all_metas(self.artifacts, verify=verify)
-        first = self.metas[STAGES[0]]
-        self.host = HostConfig.from_dict(first.host)
-        self.class_names = list(first.class_names)
+        self.metas: dict[str, StageMeta] = self.artifacts.metas
+        self.host = HostConfig.from_dict(self.artifacts.host)
+        self.class_names = self.artifacts.class_names
         self.sessions: dict[tuple[str, str], StageSession] = {}
         try:
             for stage, meta in self.metas.items():
-                for graph, gmeta in meta.graphs.items():
-                    self.sessions[stage, graph] = backend.open(self.artifacts, stage, graph, gmeta)
+                for graph in meta.graphs:
+                    self.sessions[stage, graph] = backend.open(self.artifacts, stage, graph)
         except BaseException:
             self.close()
             raise

@@ -224,11 +224,17 @@ def _plan_raw(config, device, devices, work_dir, resume, load_from, overrides, n
 
 
 def _dump(cfg, work_dir: Path) -> Path:
+    """``vitdet_config.py`` for mmengine, and the model part as data (``vitdet_config.json``):
+    ``export``/``eval --checkpoint`` read the latter and never execute the former."""
+    from vitdet_cli.artifacts.model_config import TRAIN_NAME, write_model_config
+    from vitdet_cli.model.loading import model_config_of
+
     work_dir.mkdir(parents=True, exist_ok=True)
     path = work_dir / "vitdet_config.py"
     tmp = work_dir / f".vitdet_config.{os.getpid()}.py"
     cfg.dump(str(tmp))
     os.replace(tmp, path)
+    write_model_config(work_dir / TRAIN_NAME, model_config_of(cfg))
     return path
 
 

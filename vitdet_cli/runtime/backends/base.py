@@ -1,6 +1,6 @@
 """The interface every stage backend implements (torch, onnxruntime, om).
 
-A backend opens one *graph* of one *stage* (see :mod:`vitdet_cli.export.meta`) as a
+A backend opens one *graph* of one *stage* (see :mod:`vitdet_cli.artifacts.meta`) as a
 :class:`StageSession`: numpy arrays in, numpy arrays out, in the order of the graph meta's
 inputs and outputs. Sessions hold device resources and are closed explicitly (or with ``with``).
 """
@@ -13,8 +13,9 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from vitdet_cli.artifacts import Artifacts
+from vitdet_cli.artifacts.meta import GraphMeta, TensorSpec
 from vitdet_cli.errors import VitdetError
-from vitdet_cli.export.meta import GraphMeta
 
 
 class StageSession(abc.ABC):
@@ -74,8 +75,8 @@ class Backend(abc.ABC):
         return True, ""
 
     @abc.abstractmethod
-    def open(self, artifacts: Path, stage: str, graph: str, meta: GraphMeta) -> StageSession:
-        """Load ``graph`` of ``stage`` from the artifacts directory."""
+    def open(self, artifacts: Artifacts, stage: str, graph: str) -> StageSession:
+        """Load ``graph`` of ``stage`` from the opened (verified) artifacts folder."""
 
     def close(self) -> None:
         """Release backend-wide resources (e.g. an ACL context)."""
@@ -97,3 +98,24 @@ def as_outputs(values: Sequence, meta: GraphMeta) -> list[np.ndarray]:
             code="bad_outputs",
         )
     return out
+
+
+def check_signature(
+    path: Path | str,
+    meta: GraphMeta,
+    inputs: Sequence[TensorSpec],
+    outputs: Sequence[TensorSpec],
+) -> None:
+    """Raise ``graph_mismatch`` when a loaded graph's inputs/outputs (name, shape, dtype, in
+    order) differ from its meta's — e.g. a graph swapped for another valid one."""
+    for kind, want, got in (("inputs", meta.inputs, inputs), ("outputs", meta.outputs, outputs)):
+        if list(want) != list(got):
+            diff = next(
+                (f"#{i}: {g} != meta {w}" for i, (w, g) in enumerate(zip(want, got)) if w != g),
+                f"{len(got)} {kind}, meta lists {len(want)}",
+            )
+            raise VitdetError(
+                f"{path}: the graph's {kind} differ from its export_meta.json ({diff})",
+                hint="the graph was replaced by another one; re-export the artifacts",
+                code="graph_mismatch",
+            )

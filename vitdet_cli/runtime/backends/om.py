@@ -19,9 +19,9 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 
 import numpy as np
 
-from vitdet_cli.atc.meta import ATC_META_NAME, read_atc_meta, verify_om
+from vitdet_cli.artifacts import Artifacts
+from vitdet_cli.artifacts.meta import GraphMeta
 from vitdet_cli.errors import VitdetError
-from vitdet_cli.export.meta import GraphMeta
 from vitdet_cli.runtime.backends.base import Backend, StageSession, as_outputs
 
 AIS_MODULE = "ais_bench.infer.interface"
@@ -290,7 +290,8 @@ class OmSession(StageSession):
 
 
 class OmBackend(Backend):
-    """Ascend OM files under ``<artifacts>/atc/<stage>/<graph>.om``.
+    """Ascend OM files under ``<artifacts>/atc/<stage>/``, by the name ``atc_meta.json`` records
+    (``<graph>.om`` or ``<graph>_linux_<arch>.om``, whichever atc wrote).
 
     Args:
         device_id: NPU index as this process sees it (after ``ASCEND_RT_VISIBLE_DEVICES``).
@@ -313,24 +314,9 @@ class OmBackend(Backend):
             return False, f"{err.message}; {err.hint}"
         return True, name
 
-    def open(self, artifacts: Path, stage: str, graph: str, meta: GraphMeta) -> OmSession:
-        stage_dir = Path(artifacts) / "atc" / stage
-        om = stage_dir / f"{graph}.om"
-        hint = f"compile it: vitdet atc --artifacts {artifacts} --stages {stage}"
-        if not om.is_file():
-            raise VitdetError(f"{om} not found", hint=hint, code="om_missing")
-        atc_meta = read_atc_meta(stage_dir, verify=False)
-        record = atc_meta.graphs.get(graph)
-        if record is None:
-            raise VitdetError(f"{stage_dir / ATC_META_NAME} lists no '{graph}'", hint=hint)
-        verify_om(om, record.om_sha256, stage_dir / ATC_META_NAME)
-        if record.onnx_sha256 != meta.sha256:
-            raise VitdetError(
-                f"{om} was compiled from another ONNX than export/{stage}/{meta.file} "
-                "(sha256 differs)",
-                hint="the export changed since atc ran; " + hint,
-                code="om_stale",
-            )
+    def open(self, artifacts: Artifacts, stage: str, graph: str) -> OmSession:
+        meta = artifacts.graph(stage, graph)
+        om = artifacts.om_path(stage, graph)
         runner, module = select_runner(self.runner)
         try:
             if runner == "ais_bench":

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
+from vitdet_cli.artifacts import Artifacts
+from vitdet_cli.artifacts.meta import GraphMeta, TensorSpec
 from vitdet_cli.errors import VitdetError
-from vitdet_cli.export.meta import GraphMeta, verify_graph_file
-from vitdet_cli.runtime.backends.base import Backend, StageSession, as_outputs
+from vitdet_cli.runtime.backends.base import Backend, StageSession, as_outputs, check_signature
+
+ORT_DTYPES = {
+    "tensor(float)": "float32",
+    "tensor(float16)": "float16",
+    "tensor(int64)": "int64",
+    "tensor(int32)": "int32",
+    "tensor(uint8)": "uint8",
+    "tensor(int8)": "int8",
+    "tensor(bool)": "bool",
+}
 
 
 class OrtSession(StageSession):
@@ -35,7 +45,7 @@ class OrtSession(StageSession):
 
 
 class OrtBackend(Backend):
-    """Runs ``export/<stage>/<graph>.onnx``.
+    """Runs the exported ONNX graphs.
 
     Args:
         device: ``cpu``, ``cuda`` or ``auto`` (CUDA when the installed onnxruntime offers it).
@@ -71,9 +81,9 @@ class OrtBackend(Backend):
             return False, "onnxruntime is not installed (pip install onnxruntime)"
         return True, ""
 
-    def open(self, artifacts: Path, stage: str, graph: str, meta: GraphMeta) -> OrtSession:
-        path = Path(artifacts) / "export" / stage / meta.file
-        verify_graph_file(path, meta.sha256)
+    def open(self, artifacts: Artifacts, stage: str, graph: str) -> OrtSession:
+        meta = artifacts.graph(stage, graph)
+        path = artifacts.graph_path(stage, graph)
         opts = session_options(self._ort, self.threads)
         try:
             session = self._ort.InferenceSession(str(path), opts, providers=list(self.providers))
@@ -83,7 +93,15 @@ class OrtBackend(Backend):
                 hint="re-run `vitdet export`; check the export's onnx.checker line",
                 code="graph_invalid",
             ) from exc
+        check_signature(path, meta, _specs(session.get_inputs()), _specs(session.get_outputs()))
         return OrtSession(stage, graph, meta, session)
+
+
+def _specs(args) -> list[TensorSpec]:
+    """ONNX Runtime's ``NodeArg`` list as specs (a symbolic dim stays a string: never equal)."""
+    return [
+        TensorSpec(a.name, tuple(a.shape), ORT_DTYPES.get(a.type, a.type)) for a in args
+    ]
 
 
 def session_options(ort, threads: int = 0):

@@ -2,7 +2,8 @@
 
 Stage ``backbone`` is ``extract_feat``, ``rpn`` is the ``rpn_head``, ``roi/bbox`` and
 ``roi/mask`` are ``StandardRoIHead._bbox_forward`` / ``_mask_forward`` (mmcv RoIAlign). The model
-is rebuilt from the checkpoint recorded in the export meta and the config copied beside it.
+is rebuilt from the checkpoint recorded in the manifest and the artifacts' ``model_config.json``
+(data: nothing from the artifacts folder is executed).
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from typing import Callable, Mapping, Optional
 
 import numpy as np
 
+from vitdet_cli.artifacts import Artifacts
+from vitdet_cli.artifacts.meta import GraphMeta
 from vitdet_cli.errors import VitdetError
-from vitdet_cli.export.meta import GraphMeta
 from vitdet_cli.runtime.backends.base import Backend, StageSession, as_outputs
 
 
@@ -41,8 +43,9 @@ class TorchBackend(Backend):
     """Runs the checkpoint's mmdet model stage by stage.
 
     Args:
-        checkpoint: overrides the checkpoint path recorded in the export meta.
-        config: overrides ``export/model_config.*``.
+        checkpoint: overrides the checkpoint path recorded in the manifest (its sha256 must
+            still be the exported one).
+        config: overrides ``export/model_config.json`` (a ``.py`` named here is executed).
         device: torch device string (``cpu``, ``cuda``, ``npu:0``).
     """
 
@@ -66,30 +69,27 @@ class TorchBackend(Backend):
             return False, f"{exc} (the torch backend needs mmdet and mmcv with ops)"
         return True, ""
 
-    def model(self, artifacts: Path, meta_checkpoint: Mapping[str, str]):
+    def model(self, artifacts: Artifacts):
         """The eval-mode model, loaded once; its checkpoint must be the exported one."""
         if self._model is None:
-            from vitdet_cli.export.loading import load_trained_model
+            from vitdet_cli.model.loading import load_trained_model
 
-            ckpt = Path(self.checkpoint or meta_checkpoint.get("path", ""))
-            config = self.config or next((Path(artifacts) / "export").glob("model_config.*"), None)
-            trained = load_trained_model(ckpt, config)
-            want = meta_checkpoint.get("sha256")
-            if want and trained.checkpoint_sha256 != want:
+            ckpt = Path(self.checkpoint or artifacts.checkpoint.get("path", ""))
+            trained = load_trained_model(ckpt, self.config or artifacts.model_config())
+            want = artifacts.checkpoint["sha256"]
+            if trained.checkpoint_sha256 != want:
                 raise VitdetError(
                     f"{ckpt} is not the checkpoint these artifacts were exported from "
-                    "(sha256 differs from export_meta.json)",
+                    "(sha256 differs from the manifest)",
                     hint="put the exported checkpoint back at that path, or re-export",
                     code="checkpoint_mismatch",
                 )
             self._model = trained.model.to(self.device)
         return self._model
 
-    def open(self, artifacts: Path, stage: str, graph: str, meta: GraphMeta) -> TorchSession:
-        from vitdet_cli.export.meta import read_stage_meta
-
-        stage_meta = read_stage_meta(Path(artifacts) / "export" / stage, verify=False)
-        model = self.model(artifacts, stage_meta.checkpoint)
+    def open(self, artifacts: Artifacts, stage: str, graph: str) -> TorchSession:
+        meta = artifacts.graph(stage, graph)
+        model = self.model(artifacts)
         roi = model.roi_head
         levels = len(roi.bbox_roi_extractor.featmap_strides)
 

@@ -1,9 +1,9 @@
 """``export_meta.json``: what a stage's graphs take and give, and everything the host needs.
 
 One meta per stage directory (``export/<stage>/export_meta.json``); a stage holds one or more
-graphs (``roi`` holds ``bbox`` and ``mask``). The reader checks the schema version and the
-sha256 of every graph file, so a stale or truncated file is caught before it is run. This module
-imports neither torch nor onnx: the deploy path reads metas on a bare inference box.
+graphs (``roi`` holds ``bbox`` and ``mask``). The reader checks the schema version and every
+value (:mod:`vitdet_cli.artifacts.validate`); the files themselves are checked against the
+folder's manifest. No torch, no onnx: the deploy path reads metas on a bare inference box.
 """
 
 from __future__ import annotations
@@ -12,17 +12,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional
 
+from vitdet_cli.artifacts.layout import STAGES
 from vitdet_cli.atomic import write_json_atomic
 from vitdet_cli.errors import VitdetError
-from vitdet_cli.metafile import read_meta, verify_file
+from vitdet_cli.metafile import read_meta
 
 SCHEMA_VERSION = 1
 META_NAME = "export_meta.json"
-STAGES = ("backbone", "rpn", "roi")
-"""Stage directories in pipeline order."""
-_HINT = "run `vitdet export --checkpoint CKPT --out DIR` to (re)create the artifacts"
-STAGE_GRAPHS = {"backbone": ("model",), "rpn": ("model",), "roi": ("bbox", "mask")}
-"""Graphs of each stage: ``export/<stage>/<graph>.onnx``."""
+HINT = "run `vitdet export --checkpoint CKPT --out DIR` to (re)create the artifacts"
 
 
 @dataclass(frozen=True)
@@ -138,37 +135,13 @@ def write_stage_meta(stage_dir: str | Path, meta: StageMeta) -> Path:
     return write_json_atomic(Path(stage_dir) / META_NAME, meta.to_dict(), indent=2)
 
 
-def read_stage_meta(stage_dir: str | Path, verify: bool = True) -> StageMeta:
-    """Read and check a stage's meta; with ``verify``, also each graph file and its sha256."""
-    stage_dir = Path(stage_dir)
-    path = stage_dir / META_NAME
-    meta = read_meta(
+def read_stage_meta(path: Path) -> StageMeta:
+    """Read ``path`` (an ``export_meta.json``), check its schema version and parse it."""
+    return read_meta(
         path,
         SCHEMA_VERSION,
         StageMeta.from_dict,
-        hint=_HINT,
+        hint=HINT,
         code="meta",
         newer_hint="upgrade vitdet-cli, or re-export with this version",
     )
-    if verify:
-        for graph in meta.graphs.values():
-            verify_graph_file(stage_dir / graph.file, graph.sha256, path)
-    return meta
-
-
-def verify_graph_file(path: Path, sha256: str, meta_path: Optional[Path] = None) -> None:
-    """Raise a clear error when a graph file is absent or differs from the hash in its meta."""
-    changed = "the file was truncated or replaced after export"
-    verify_file(path, sha256, meta_path, _HINT, "graph", changed)
-
-
-def read_all_metas(artifacts: str | Path, verify: bool = True) -> dict[str, StageMeta]:
-    """The metas of all three stages under ``<artifacts>/export``."""
-    root = Path(artifacts)
-    if not root.is_dir():
-        raise VitdetError(
-            f"artifacts directory {root} not found",
-            hint="pass the --out directory of `vitdet export`",
-            code="artifacts_missing",
-        )
-    return {s: read_stage_meta(root / "export" / s, verify=verify) for s in STAGES}
