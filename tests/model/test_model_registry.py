@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import warnings
-
 import pytest
 import torch
 from mmengine.registry import Registry
 
 import vitdet_cli.model as vm
+from vitdet_cli.errors import VitdetError
 from vitdet_cli.model.presets import get_preset
 from vitdet_cli.model.simple_fpn import SimpleFPN
 from vitdet_cli.model.vit import ViT
@@ -40,20 +39,19 @@ def test_register_into_given_registries_is_idempotent():
     assert isinstance(neck, SimpleFPN)
 
 
-def test_foreign_class_kept_unless_forced():
+def test_foreign_class_refused_unless_forced():
     regs = fresh_registries()
 
     class Other(torch.nn.Module):
         pass
 
     regs["MODELS"].register_module(name="ViT", module=Other)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        added = vm.register_modules(regs)
-    assert "MODELS.ViT" not in added and regs["MODELS"].get("ViT") is Other
-    assert any("ViT" in str(w.message) for w in caught)
-    assert vm.register_modules(regs, force=True) == ["MODELS.ViT"]
-    assert regs["MODELS"].get("ViT") is ViT
+    with pytest.raises(VitdetError, match=r"MODELS\.ViT \(.*Other\)") as info:
+        vm.register_modules(regs)
+    assert info.value.code == "registry_conflict" and "force=True" in info.value.hint
+    assert regs["MODELS"].get("ViT") is Other and regs["MODELS"].get("SimpleFPN") is None
+    assert "MODELS.ViT" in vm.register_modules(regs, force=True)
+    assert regs["MODELS"].get("ViT") is ViT and vm.register_modules(regs) == []
 
 
 def test_register_into_mmdet_registries():

@@ -7,7 +7,6 @@ features, the RoI graphs on real proposals and detections.
 
 from __future__ import annotations
 
-import shutil
 import time
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -35,6 +34,7 @@ from vitdet_cli.export.onnx_export import (
     run_module,
 )
 from vitdet_cli.export.stages import ROI_LEVELS, input_names, output_names, stage_modules
+from vitdet_cli.model.official import save_resolved_config
 from vitdet_cli.runtime.boxes import pad_rois
 from vitdet_cli.runtime.host_config import HostConfig
 from vitdet_cli.runtime.postprocess import bbox_postprocess, rpn_postprocess
@@ -145,7 +145,7 @@ def export_artifacts(
     root.mkdir(parents=True, exist_ok=True)
     cfg_copy = root / f"{MODEL_CONFIG}{trained.config_file.suffix}"
     if trained.config_file.resolve() != cfg_copy.resolve():
-        shutil.copyfile(trained.config_file, cfg_copy)
+        save_resolved_config(trained.config_file, cfg_copy)  # a .py with its _base_ merged
     graphs: dict[str, dict[str, GraphMeta]] = {s: {} for s in STAGES}
     checks, seconds = [], {}
     flow = _stage_inputs(trained, host, sample_image(sample, host.img_size))

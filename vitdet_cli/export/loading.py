@@ -57,14 +57,10 @@ def _mm_model_dict(config: Path, num_classes: int) -> tuple[dict, int, Optional[
 
         model = model_cfg(load_config(config), num_classes)
         return model, int(model["backbone"]["img_size"]), None
-    from mmengine.config import Config
+    from vitdet_cli.model.official import read_config
 
-    try:
-        cfg = Config.fromfile(str(config))
-    except Exception as exc:  # syntax errors, missing bases, ...
-        raise VitdetError(
-            f"cannot read config {config}: {exc}", code="config_invalid", exit_code=2
-        ) from exc
+    # MMDetection's projects/ViTDet configs too: their custom_imports map to our modules
+    cfg = read_config(config)
     model = cfg.model.to_dict()
     classes = None
     try:
