@@ -92,6 +92,8 @@ def _print_plan(plan) -> None:
             f"  {d['max_iters']} iterations, total batch {d['total_batch']}, "
             f"lr {d['effective_lr']:.3g} ({d['lr_rule']}), amp {'on' if d['amp'] else 'off'}"
         )
+    for notice in (d.get("preflight") or {}).get("notices", []):
+        out.print(f"  [yellow]notice:[/yellow] {notice}")
     if d["resume_from"]:
         out.print(f"  resuming from {d['resume_from']}")
     if d["command"]:

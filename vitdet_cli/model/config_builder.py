@@ -266,6 +266,16 @@ def _dataset(
     return ds
 
 
+def cpu_ddp_wrapper_cfg(find_unused_parameters: bool = False) -> dict:
+    """DDP on CPU: no ``device_ids`` (mmengine's default passes ``LOCAL_RANK``, CUDA only)."""
+    return dict(
+        type="MMDistributedDataParallel",
+        device_ids=None,
+        broadcast_buffers=False,
+        find_unused_parameters=find_unused_parameters,
+    )
+
+
 def build_mmdet_config(
     exp: ExperimentConfig,
     paths: DataPaths,
@@ -399,10 +409,5 @@ def build_mmdet_config(
         ),
     )
     if shape.distributed and shape.kind == "cpu":
-        cfg["model_wrapper_cfg"] = dict(
-            type="MMDistributedDataParallel",
-            device_ids=None,
-            broadcast_buffers=False,
-            find_unused_parameters=False,
-        )
+        cfg["model_wrapper_cfg"] = cpu_ddp_wrapper_cfg()
     return Config(cfg)
