@@ -99,14 +99,11 @@ def adapt_to_device(cfg: Any, kind: str, world_size: int, backend: str) -> list[
 def find_problems(cfg: Any, resume: bool = False) -> list[Problem]:
     """Missing vis-backend packages, data files and pre-trained weights."""
     problems = list(_vis_backend_problems(cfg))
-    for what, path in _data_paths(cfg):
+    for what, path, root_key in _data_paths(cfg):
         if not Path(path).exists():
-            problems.append(
-                Problem(
-                    f"{what} {path} not found",
-                    f"put the data there, or point the config at it: --set {what}=PATH",
-                )
-            )
+            fix = f"--set {root_key}=DIR (paths are relative to it)" if root_key else ""
+            fix = fix or f"--set {what}=PATH"
+            problems.append(Problem(f"{what} {path} not found", f"put the data there, or {fix}"))
     return problems + list(_weight_problems(cfg, resume))
 
 
@@ -118,20 +115,17 @@ def run_preflight(
 
 
 def _vis_backend_problems(cfg: Any) -> Iterator[Problem]:
-    lists = [("vis_backends", cfg.get("vis_backends"))]
-    lists.append(("visualizer.vis_backends", (cfg.get("visualizer") or {}).get("vis_backends")))
-    seen = set()
-    for where, backends in lists:
-        for backend in backends or []:
-            kind = backend.get("type") if hasattr(backend, "get") else None
-            package = VIS_BACKEND_PACKAGES.get(kind)
-            if package and importlib.util.find_spec(package) is None and kind not in seen:
-                seen.add(kind)
-                yield Problem(
-                    f"{where}: {kind} needs the '{package}' package, which is not installed",
-                    f"install {package}, or keep the local backend only: "
-                    f"--set '{where}=[{{type: LocalVisBackend}}]'",
-                )
+    """The Runner starts ``visualizer.vis_backends`` (a top-level ``vis_backends`` is a name)."""
+    where = "visualizer.vis_backends"
+    for backend in (cfg.get("visualizer") or {}).get("vis_backends") or []:
+        kind = backend.get("type") if hasattr(backend, "get") else None
+        package = VIS_BACKEND_PACKAGES.get(kind)
+        if package and importlib.util.find_spec(package) is None:
+            yield Problem(
+                f"{where}: {kind} needs the '{package}' package, which is not installed",
+                f"install {package}, or keep the local backend only: "
+                f"--set '{where}=[{{type: LocalVisBackend}}]'",
+            )
 
 
 def _is_remote(path: str) -> bool:
@@ -156,7 +150,8 @@ def _datasets(dataset: Any, key: str) -> Iterator[tuple[str, Any]]:
         yield from _datasets(inner, f"{key}.datasets.{i}")
 
 
-def _data_paths(cfg: Any) -> Iterator[tuple[str, str]]:
+def _data_paths(cfg: Any) -> Iterator[tuple[str, str, str]]:
+    """``(dotted key, path, dotted key of its data_root or '')`` of each dataset file and folder."""
     seen = set()
     for loader in _DATALOADERS:
         for key, ds in _datasets((cfg.get(loader) or {}).get("dataset"), f"{loader}.dataset"):
@@ -167,17 +162,16 @@ def _data_paths(cfg: Any) -> Iterator[tuple[str, str]]:
                 for name, value in (ds.get("data_prefix") or {}).items()
             ]
             for what, value in found:
-                if value:
-                    path = _join(root, value)
-                    if path not in seen and not _is_remote(path):
-                        seen.add(path)
-                        yield what, path
+                path = _join(root, value) if value else ""
+                if path and path not in seen and not _is_remote(path):
+                    seen.add(path)
+                    yield what, path, f"{key}.data_root" if root else ""
     for evaluator in _EVALUATORS:
         metric = cfg.get(evaluator)
-        ann = metric.get("ann_file") if hasattr(metric, "get") else None
-        if ann and str(ann) not in seen and not _is_remote(str(ann)):
-            seen.add(str(ann))
-            yield f"{evaluator}.ann_file", str(ann)
+        ann = str(metric.get("ann_file") or "") if hasattr(metric, "get") else ""
+        if ann and ann not in seen and not _is_remote(ann):
+            seen.add(ann)
+            yield f"{evaluator}.ann_file", ann, ""
 
 
 def _init_cfgs(node: Any, key: str) -> Iterator[tuple[str, Any]]:
