@@ -35,21 +35,23 @@ def _official_layout(model: dict) -> dict:
         official["roi_head"]["bbox_head"]["norm_cfg"],
         official["roi_head"]["mask_head"]["norm_cfg"],
     )
+    assert all("eps" in norm for norm in norms)  # ours is explicit
     for norm in norms:
-        norm.pop("eps")
+        norm.pop("eps", None)  # the two heads may share one dict
     return official
 
 
 def _build(model: dict):
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
+    from mmengine.config import ConfigDict
 
     from vitdet_cli.model import register_modules
 
     register_all_modules()
     register_modules()
     torch.manual_seed(0)
-    return MODELS.build(model).eval()
+    return MODELS.build(ConfigDict(model)).eval()
 
 
 def _norm_eps(model, prefix: str) -> list[float]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
 
 import pytest
 from official_config import write_official_config
@@ -74,3 +76,19 @@ def test_foreign_custom_imports_are_refused(cli_json, shapes_root, tmp_path):
     result, data = cli_json("train", str(cfg), "--dry-run", "--device", "cpu")
     assert result.exit_code == 2 and data["error"]["code"] == "custom_imports"
     assert "my_pkg.hooks" in data["error"]["message"]
+
+
+@pytest.mark.slow
+@pytest.mark.mmcv
+def test_official_config_trains_on_two_cpu_processes(shapes_root, tmp_path):
+    """mmengine's default DDP wrapper passes CUDA device_ids; the CPU one must be used."""
+    from vitdet_cli.training.checkpoints import is_complete
+
+    cfg = write_official_config(tmp_path / "cfg", str(shapes_root), CLASS_NAMES, iters=2)
+    wd = tmp_path / "ddp"
+    argv = [sys.executable, "-m", "vitdet_cli", "--json", "train", str(cfg), "--device", "cpu"]
+    argv += ["--devices", "0,1", "--work-dir", str(wd), "--master-port", "29641"]
+    argv += _sets(LOCAL_ONLY, "model.backbone.init_cfg=null")
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert is_complete(wd / "iter_2.pth")
