@@ -43,7 +43,8 @@ def history_buffer_statistic(owner: object, name: str):
 
     from mmengine.logging.history_buffer import HistoryBuffer
 
-    if owner is HistoryBuffer and name in HistoryBuffer._statistics_methods:
+    known = name in _DEFAULT_STATS or name in HistoryBuffer._statistics_methods
+    if owner is HistoryBuffer and known:
         return getattr(HistoryBuffer, name)
     raise pickle.UnpicklingError(f"refused getattr({owner!r}, {name!r}) in a weights-only load")
 
