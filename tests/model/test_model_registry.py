@@ -176,3 +176,30 @@ def test_vit_b_state_dict_matches_mmdet_vitdet_keys():
     assert set(expected) - set(ours) == set()
     assert ours == expected
     assert len([k for k in ours if k.startswith("backbone.")]) == 3 + 14 * 12
+
+
+def test_official_config_makes_our_classes_win_over_the_project(tmp_path):
+    """projects.ViTDet imported in this process: a config naming it still builds ours."""
+    pytest.importorskip("mmcv", reason="mmdet.registry imports mmcv (built by build-mmcv)")
+    from mmdet.registry import MODELS
+
+    from vitdet_cli.model.official import read_config
+
+    class ProjectViT(torch.nn.Module):
+        pass
+
+    vm.register_modules()
+    MODELS.register_module(name="ViT", module=ProjectViT, force=True)  # what its import does
+    try:
+        with pytest.raises(VitdetError) as info:
+            vm.register_modules()
+        assert info.value.code == "registry_conflict" and "ProjectViT" in info.value.message
+        config = tmp_path / "official.py"
+        config.write_text(
+            "custom_imports = dict(imports=['projects.ViTDet.vitdet'], "
+            "allow_failed_imports=False)\nmodel = dict(type='MaskRCNN')\n"
+        )
+        cfg = read_config(config)
+        assert "custom_imports" not in cfg and MODELS.get("ViT") is ViT
+    finally:
+        vm.register_modules(force=True)
