@@ -35,7 +35,10 @@ def command(
     ),
     overrides: Optional[List[str]] = SetOption,
     dry_run: bool = typer.Option(
-        False, "--dry-run", help="Print the resolved mmengine config and launch command."
+        False,
+        "--dry-run",
+        help="Print the resolved mmengine config and launch command; the same checks as a "
+        "real run report what would fail.",
     ),
     nnodes: int = typer.Option(1, "--nnodes", help="Number of nodes (torchrun)."),
     node_rank: int = typer.Option(0, "--node-rank", help="This node's rank (torchrun)."),
