@@ -26,7 +26,9 @@ def test_paper_presets(name, dim, depth, heads, dp, global_blocks, decay):
     bb = p.backbone_kwargs()
     assert set(bb["window_block_indexes"]) | set(global_blocks) == set(range(depth))
     assert not set(bb["window_block_indexes"]) & set(global_blocks)
-    assert bb["use_rel_pos"] and bb["norm_cfg"]["eps"] == 1e-6
+    # MMDetection's build (mmcv's default eps), which its released checkpoints were trained with
+    assert bb["use_rel_pos"] and bb["norm_cfg"]["eps"] == p.norm_eps == 1e-5
+    assert p.neck_kwargs()["norm_cfg"]["eps"] == p.norm2d_cfg()["eps"] == 1e-5
     assert p.neck_cfg()["type"] == "SimpleFPN" and p.backbone_cfg()["type"] == "ViT"
     assert p.backbone_kwargs(img_size=512)["img_size"] == 512
     assert p.layer_decay_cfg() == {

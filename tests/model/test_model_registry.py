@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import warnings
-
 import pytest
 import torch
 from mmengine.registry import Registry
 
 import vitdet_cli.model as vm
+from vitdet_cli.errors import VitdetError
 from vitdet_cli.model.presets import get_preset
 from vitdet_cli.model.simple_fpn import SimpleFPN
 from vitdet_cli.model.vit import ViT
@@ -40,20 +39,19 @@ def test_register_into_given_registries_is_idempotent():
     assert isinstance(neck, SimpleFPN)
 
 
-def test_foreign_class_kept_unless_forced():
+def test_foreign_class_refused_unless_forced():
     regs = fresh_registries()
 
     class Other(torch.nn.Module):
         pass
 
     regs["MODELS"].register_module(name="ViT", module=Other)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        added = vm.register_modules(regs)
-    assert "MODELS.ViT" not in added and regs["MODELS"].get("ViT") is Other
-    assert any("ViT" in str(w.message) for w in caught)
-    assert vm.register_modules(regs, force=True) == ["MODELS.ViT"]
-    assert regs["MODELS"].get("ViT") is ViT
+    with pytest.raises(VitdetError, match=r"MODELS\.ViT \(.*Other\)") as info:
+        vm.register_modules(regs)
+    assert info.value.code == "registry_conflict" and "force=True" in info.value.hint
+    assert regs["MODELS"].get("ViT") is Other and regs["MODELS"].get("SimpleFPN") is None
+    assert "MODELS.ViT" in vm.register_modules(regs, force=True)
+    assert regs["MODELS"].get("ViT") is ViT and vm.register_modules(regs) == []
 
 
 def test_register_into_mmdet_registries():
@@ -178,3 +176,30 @@ def test_vit_b_state_dict_matches_mmdet_vitdet_keys():
     assert set(expected) - set(ours) == set()
     assert ours == expected
     assert len([k for k in ours if k.startswith("backbone.")]) == 3 + 14 * 12
+
+
+def test_official_config_makes_our_classes_win_over_the_project(tmp_path):
+    """projects.ViTDet imported in this process: a config naming it still builds ours."""
+    pytest.importorskip("mmcv", reason="mmdet.registry imports mmcv (built by build-mmcv)")
+    from mmdet.registry import MODELS
+
+    from vitdet_cli.model.official import read_config
+
+    class ProjectViT(torch.nn.Module):
+        pass
+
+    vm.register_modules()
+    MODELS.register_module(name="ViT", module=ProjectViT, force=True)  # what its import does
+    try:
+        with pytest.raises(VitdetError) as info:
+            vm.register_modules()
+        assert info.value.code == "registry_conflict" and "ProjectViT" in info.value.message
+        config = tmp_path / "official.py"
+        config.write_text(
+            "custom_imports = dict(imports=['projects.ViTDet.vitdet'], "
+            "allow_failed_imports=False)\nmodel = dict(type='MaskRCNN')\n"
+        )
+        cfg = read_config(config)
+        assert "custom_imports" not in cfg and MODELS.get("ViT") is ViT
+    finally:
+        vm.register_modules(force=True)

@@ -23,6 +23,21 @@ def test_ln2d_matches_layer_norm_over_channels():
     assert LN2d(4).eps == 1e-6
 
 
+@pytest.mark.parametrize(
+    ("norm_cfg", "eps"),
+    [
+        (None, 1e-5),
+        ({"type": "LN2d", "requires_grad": True}, 1e-5),
+        ({"type": "LN2d", "eps": 1e-6}, 1e-6),
+    ],
+)
+def test_neck_norm_eps_follows_the_cfg_as_mmcv_builds_it(norm_cfg, eps):
+    """A cfg without eps gets mmcv's 1e-5 in every neck norm (MMDetection's ViTDet build)."""
+    neck = SimpleFPN(backbone_channel=32, out_channels=8, norm_cfg=norm_cfg)
+    found = [m.eps for m in neck.modules() if isinstance(m, LN2d)]
+    assert len(found) == 9 and set(found) == {eps}  # 8 conv norms + 1 between the 4x deconvs
+
+
 def test_pyramid_channels_follow_width():
     assert pyramid_channels(768, (4, 2, 1, 0.5)) == [192, 384, 768, 768]
     assert pyramid_channels(192, (4, 2, 1, 0.5)) == [48, 96, 192, 192]

@@ -166,8 +166,9 @@ def test_vit_tiny_backbone_and_fpn_shapes(size):
 
 def test_layer_norm_eps_default_and_override():
     model = tiny_vit()
-    assert DEFAULT_LN_EPS == 1e-6
-    assert model.blocks[0].norm1.eps == 1e-6
+    assert DEFAULT_LN_EPS == 1e-5  # mmcv's build_norm_layer default, as MMDetection builds it
+    assert model.blocks[0].norm1.eps == 1e-5
+    assert tiny_vit(norm_cfg={"type": "LN", "requires_grad": True}).blocks[0].norm1.eps == 1e-5
     model = tiny_vit(norm_cfg={"type": "LN", "eps": 1e-5, "requires_grad": False})
     assert model.blocks[1].norm2.eps == 1e-5
     assert not model.blocks[1].norm2.weight.requires_grad

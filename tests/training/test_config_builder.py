@@ -52,8 +52,12 @@ def test_paper_recipe_and_lr_scaling(tmp_path, shapes_root, tiny_overrides):
     assert cfg.optim_wrapper.type == "AmpOptimWrapper"
     assert "fused" not in cfg.optim_wrapper.optimizer  # torch picks the kernel on accelerators
     assert cfg.optim_wrapper.paramwise_cfg == dict(
-        decay_rate=0.7, decay_type="layer_wise", num_layers=12
+        decay_rate=0.7, decay_type="layer_wise", num_layers=12, no_decay="mmdet"
     )
+    # MMDetection's LayerNorm eps (mmcv's default) in the backbone, neck and both heads
+    norms = [cfg.model.backbone, cfg.model.neck, cfg.model.roi_head.bbox_head]
+    norms.append(cfg.model.roi_head.mask_head)
+    assert {m.norm_cfg.eps for m in norms} == {1e-5}
     assert cfg.optim_wrapper.optimizer.lr == pytest.approx(1e-4)  # 4 × 16 = 64 = base
     assert effective_lr(exp, RunShape("npu", 8)) == pytest.approx(5e-5)
     assert cfg.param_scheduler[0].end == 250 and cfg.param_scheduler[0].start_factor == 0.001

@@ -112,6 +112,33 @@ def test_safe_globals_load_mmengine_state_but_not_code(tmp_path):
         torch.load(buf2, weights_only=True)
 
 
+class _Getattr:
+    """Pickles as ``getattr(owner, name)``, as plain mmengine saves HistoryBuffer statistics."""
+
+    def __init__(self, owner, name):
+        self.owner, self.name = owner, name
+
+    def __reduce__(self):
+        return (getattr, (self.owner, self.name))
+
+
+def _round_trip(obj):
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    buf.seek(0)
+    return torch.load(buf, weights_only=True)
+
+
+def test_safe_load_allows_only_history_buffer_statistics_through_getattr():
+    from mmengine.logging.history_buffer import HistoryBuffer
+
+    shims.allow_mmengine_checkpoints()
+    assert _round_trip({"m": _Getattr(HistoryBuffer, "mean")})["m"] is HistoryBuffer.mean
+    for owner, name in ((HistoryBuffer, "register_statistics"), (np.ndarray, "tofile")):
+        with pytest.raises(pickle.UnpicklingError):
+            _round_trip({"x": _Getattr(owner, name)})
+
+
 def test_mmdet_device_default_shim():
     import mmdet.utils.dist_utils as du
 

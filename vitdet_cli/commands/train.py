@@ -35,7 +35,10 @@ def command(
     ),
     overrides: Optional[List[str]] = SetOption,
     dry_run: bool = typer.Option(
-        False, "--dry-run", help="Print the resolved mmengine config and launch command."
+        False,
+        "--dry-run",
+        help="Print the resolved mmengine config and launch command; the same checks as a "
+        "real run report what would fail.",
     ),
     nnodes: int = typer.Option(1, "--nnodes", help="Number of nodes (torchrun)."),
     node_rank: int = typer.Option(0, "--node-rank", help="This node's rank (torchrun)."),
@@ -92,6 +95,8 @@ def _print_plan(plan) -> None:
             f"  {d['max_iters']} iterations, total batch {d['total_batch']}, "
             f"lr {d['effective_lr']:.3g} ({d['lr_rule']}), amp {'on' if d['amp'] else 'off'}"
         )
+    for notice in (d.get("preflight") or {}).get("notices", []):
+        out.print(f"  [yellow]notice:[/yellow] {notice}")
     if d["resume_from"]:
         out.print(f"  resuming from {d['resume_from']}")
     if d["command"]:

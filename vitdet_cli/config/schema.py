@@ -61,6 +61,13 @@ class ModelSection(Section):
         None, ge=4, le=32, description="ViT patch side (16 in every paper size); preset's if unset."
     )
     drop_path_rate: Optional[float] = Field(None, ge=0.0, lt=1.0)
+    norm_eps: Optional[float] = Field(
+        None,
+        gt=0.0,
+        le=1e-2,
+        description="eps of every LayerNorm (backbone, neck, heads); preset's if unset: 1e-5 as "
+        "MMDetection's build and its checkpoints, 1e-6 as detectron2's.",
+    )
     with_cp: bool = Field(False, description="Activation checkpointing in the backbone.")
     heads: HeadsSection = Field(default_factory=HeadsSection)
 
@@ -155,6 +162,17 @@ class TrainSection(Section):
         return value
 
 
+class OptimSection(Section):
+    """Optimizer parameter rules (lr and weight decay values are in ``train``)."""
+
+    no_decay: Literal["mmdet", "detectron2", "timm"] = Field(
+        "mmdet",
+        description="Which parameters get no weight decay: mmdet (MMDetection's ViTDet: the "
+        "backbone blocks' norms and pos_embed), detectron2 (torch norm layers and pos_embed), "
+        "timm (every bias and 1-D tensor, and pos_embed).",
+    )
+
+
 class DeviceSection(Section):
     kind: DeviceKind = "auto"
     devices: Optional[list[int]] = Field(None, description="Physical device indices, e.g. [6, 7].")
@@ -176,6 +194,7 @@ class ExperimentConfig(Section):
     model: ModelSection = ModelSection()
     data: DataSection = DataSection()
     train: TrainSection = TrainSection()
+    optim: OptimSection = OptimSection()
     device: DeviceSection = DeviceSection()
     work_dir: Optional[Path] = Field(None, description="Defaults to work_dirs/<name>.")
 

@@ -9,7 +9,6 @@ Call :func:`register_modules` before building an MMDetection config that names `
 from __future__ import annotations
 
 import importlib
-import warnings
 from typing import Any
 
 # public name -> (module, attribute)
@@ -76,8 +75,8 @@ def register_modules(registries: dict[str, Any] | None = None, force: bool = Fal
         registries: ``{'MODELS': reg, 'OPTIM_WRAPPER_CONSTRUCTORS': reg, 'HOOKS': reg}``;
             defaults to ``mmdet.registry``'s (which needs mmcv importable).
         force: replace a different class already registered under one of the names (e.g.
-            MMDetection's own ``projects.ViTDet`` imported earlier); without it that class
-            is left in place.
+            MMDetection's own ``projects.ViTDet`` imported earlier): ours win. Without it such a
+            class is an error, never silently used in place of ours.
 
     Returns:
         ``"REGISTRY.Name"`` for each entry this call added or replaced (empty when all were
@@ -87,20 +86,24 @@ def register_modules(registries: dict[str, Any] | None = None, force: bool = Fal
         import mmdet.registry as mmdet_registry
 
         registries = {attr: getattr(mmdet_registry, attr) for attr, _, _ in REGISTRATIONS}
-    changed = []
+    todo = []
     for attr, type_name, public in REGISTRATIONS:
-        registry = registries[attr]
         cls = __getattr__(public)
-        current = registry.module_dict.get(type_name)
-        if current is cls:
-            continue
-        if current is not None and not force:
-            warnings.warn(
-                f"{attr} already has a different {type_name!r} ({current.__module__}); "
-                "keeping it (register_modules(force=True) replaces it)",
-                stacklevel=2,
-            )
-            continue
-        registry.register_module(name=type_name, module=cls, force=True)
-        changed.append(f"{attr}.{type_name}")
-    return changed
+        current = registries[attr].module_dict.get(type_name)
+        if current is not cls:
+            todo.append((attr, type_name, cls, current))
+    foreign = [f"{a}.{n} ({c.__module__}.{c.__qualname__})" for a, n, _, c in todo if c]
+    if foreign and not force:
+        from vitdet_cli.errors import VitdetError
+
+        raise VitdetError(
+            f"other classes are registered under vitdet's names: {', '.join(foreign)}; "
+            "vitdet will not build with them",
+            hint="do not import MMDetection's projects.ViTDet alongside vitdet (a config's "
+            "custom_imports of it is mapped to vitdet's modules), or call "
+            "register_modules(force=True) to replace them with vitdet's",
+            code="registry_conflict",
+        )
+    for attr, type_name, cls, _ in todo:
+        registries[attr].register_module(name=type_name, module=cls, force=True)
+    return [f"{attr}.{type_name}" for attr, type_name, _, _ in todo]

@@ -100,12 +100,13 @@ def _roi_extractor(size: int, channels: int, sampling_ratio: int) -> dict:
 
 def model_cfg(exp: ExperimentConfig, num_classes: int) -> dict:
     """The Mask R-CNN dict: ViT + SimpleFPN + RPN + Shared4Conv1FC box head + FCN mask head."""
-    from vitdet_cli.model.presets import NECK_NORM_CFG, get_preset
+    from vitdet_cli.model.presets import get_preset
 
-    # the config's patch size and head settings, where given, replace the preset's
+    # the config's patch size, norm eps and head settings, where given, replace the preset's
     given = {k: v for k, v in exp.model.heads.model_dump().items() if v is not None}
-    if exp.model.patch_size is not None:
-        given["patch_size"] = exp.model.patch_size
+    for key in ("patch_size", "norm_eps"):
+        if getattr(exp.model, key) is not None:
+            given[key] = getattr(exp.model, key)
     preset = replace(get_preset(exp.model.preset), **given)
     img = exp.model.img_size or preset.img_size
     backbone = dict(type="ViT", **preset.backbone_kwargs(img_size=img))
@@ -117,7 +118,7 @@ def model_cfg(exp: ExperimentConfig, num_classes: int) -> dict:
         backbone["init_cfg"] = dict(type="Pretrained", checkpoint=str(exp.model.pretrained))
     neck = dict(type="SimpleFPN", **preset.neck_kwargs())
     ch = neck["out_channels"]
-    norm = dict(NECK_NORM_CFG)
+    norm = preset.norm2d_cfg()
     coder = dict(type="DeltaXYWHBBoxCoder", target_means=[0.0] * 4, target_stds=[1.0] * 4)
     return dict(
         type="MaskRCNN",
@@ -265,6 +266,16 @@ def _dataset(
     return ds
 
 
+def cpu_ddp_wrapper_cfg(find_unused_parameters: bool = False) -> dict:
+    """DDP on CPU: no ``device_ids`` (mmengine's default passes ``LOCAL_RANK``, CUDA only)."""
+    return dict(
+        type="MMDistributedDataParallel",
+        device_ids=None,
+        broadcast_buffers=False,
+        find_unused_parameters=find_unused_parameters,
+    )
+
+
 def build_mmdet_config(
     exp: ExperimentConfig,
     paths: DataPaths,
@@ -297,6 +308,7 @@ def build_mmdet_config(
             decay_rate=t.layer_decay or preset.layer_decay,
             decay_type="layer_wise",
             num_layers=preset.num_layers,
+            no_decay=exp.optim.no_decay,
         ),
         optimizer=optim,
     )
@@ -397,10 +409,5 @@ def build_mmdet_config(
         ),
     )
     if shape.distributed and shape.kind == "cpu":
-        cfg["model_wrapper_cfg"] = dict(
-            type="MMDistributedDataParallel",
-            device_ids=None,
-            broadcast_buffers=False,
-            find_unused_parameters=False,
-        )
+        cfg["model_wrapper_cfg"] = cpu_ddp_wrapper_cfg()
     return Config(cfg)

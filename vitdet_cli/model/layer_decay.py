@@ -7,7 +7,7 @@ at ``decay ** (num_layers + 1)``; the neck and heads at the full ``lr``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from typing import Any
 
 from mmengine.optim import DefaultOptimWrapperConstructor
@@ -52,9 +52,58 @@ def lr_scale(layer_id: int, num_layers: int, decay_rate: float) -> float:
     return float(decay_rate) ** (num_layers + 1 - layer_id)
 
 
-def skips_weight_decay(param_name: str, ndim: int) -> bool:
-    """No weight decay for 1-D tensors (norms, biases), any ``*.bias`` and the pos-embed."""
-    return ndim <= 1 or param_name.endswith(".bias") or "pos_embed" in param_name
+#: Which parameters get no weight decay (``paramwise_cfg.no_decay`` / ``optim.no_decay``):
+NO_DECAY_RULES = {
+    # MMDetection projects/ViTDet's constructor: the backbone blocks' norms and the pos-embed
+    "mmdet": "backbone.blocks.*norm*, *pos_embed*",
+    # detectron2's ViTDet: torch norm layers (its channel LN2d is none) and pos_embed
+    "detectron2": "torch norm layers (nn.LayerNorm, BatchNorm, GroupNorm, ...), pos_embed",
+    # timm / MAE fine-tuning: every bias and 1-D tensor, and the pos-embed
+    "timm": "every bias and 1-D tensor, pos_embed",
+}
+DEFAULT_NO_DECAY = "mmdet"
+
+_TORCH_NORMS = (
+    nn.LayerNorm,
+    nn.GroupNorm,
+    nn.LocalResponseNorm,
+    nn.modules.batchnorm._BatchNorm,
+    nn.modules.instancenorm._InstanceNorm,
+)
+
+
+def skips_weight_decay(rule: str, param_name: str, ndim: int, in_torch_norm: bool) -> bool:
+    """Whether ``rule`` exempts this parameter from weight decay.
+
+    ``in_torch_norm``: the parameter belongs to one of torch's norm layers (detectron2's test).
+    """
+    name = param_name.removeprefix("module.")
+    if rule == "mmdet":
+        inner = _backbone_relative(name)
+        in_block_norm = inner is not None and inner.startswith("blocks.") and "norm" in inner
+        return in_block_norm or "pos_embed" in name
+    if rule == "detectron2":
+        return in_torch_norm or name.rsplit(".", 1)[-1] == "pos_embed"
+    if rule == "timm":
+        return ndim <= 1 or name.endswith(".bias") or "pos_embed" in name
+    raise ConfigError(
+        f"unknown weight-decay rule {rule!r}", hint=f"use one of {', '.join(NO_DECAY_RULES)}"
+    )
+
+
+def no_decay_names(module: nn.Module, rule: str = DEFAULT_NO_DECAY) -> set[str]:
+    """Names of the parameters of ``module`` that ``rule`` exempts from weight decay."""
+    in_norm = {
+        f"{prefix}.{pname}" if prefix else pname
+        for prefix, sub in module.named_modules()
+        if isinstance(sub, _TORCH_NORMS)
+        for pname, _ in sub.named_parameters(recurse=False)
+    }
+    return {
+        name
+        for name, param in module.named_parameters()
+        if skips_weight_decay(rule, name, param.ndim, name in in_norm)
+    }
 
 
 def layer_decay_param_groups(
@@ -63,9 +112,11 @@ def layer_decay_param_groups(
     base_wd: float,
     num_layers: int,
     decay_rate: float,
+    no_decay: Container[str] = frozenset(),
 ) -> list[dict[str, Any]]:
     """Group parameters by (layer id, decay or not) with their scaled ``lr``/``weight_decay``.
 
+    ``no_decay`` names the parameters without weight decay (see :func:`no_decay_names`).
     Frozen parameters are left out. Each group carries ``lr_scale``, ``layer_id``,
     ``group_name`` and ``param_names`` for logging.
     """
@@ -74,15 +125,15 @@ def layer_decay_param_groups(
         if not param.requires_grad:
             continue
         layer_id = get_layer_id(name, num_layers)
-        no_decay = skips_weight_decay(name, param.ndim)
-        key = f"layer_{layer_id}_{'no_decay' if no_decay else 'decay'}"
+        exempt = name in no_decay
+        key = f"layer_{layer_id}_{'no_decay' if exempt else 'decay'}"
         if key not in groups:
             scale = lr_scale(layer_id, num_layers, decay_rate)
             groups[key] = {
                 "params": [],
                 "param_names": [],
                 "lr": base_lr * scale,
-                "weight_decay": 0.0 if no_decay else base_wd,
+                "weight_decay": 0.0 if exempt else base_wd,
                 "lr_scale": scale,
                 "layer_id": layer_id,
                 "group_name": key,
@@ -92,7 +143,7 @@ def layer_decay_param_groups(
     return sorted(groups.values(), key=lambda g: (g["layer_id"], g["group_name"]))
 
 
-def _read_paramwise(paramwise_cfg: Mapping[str, Any]) -> tuple[int, float]:
+def _read_paramwise(paramwise_cfg: Mapping[str, Any]) -> tuple[int, float, str]:
     num_layers = paramwise_cfg.get("num_layers")
     decay_rate = paramwise_cfg.get("decay_rate")
     decay_type = paramwise_cfg.get("decay_type", "layer_wise")
@@ -111,18 +162,25 @@ def _read_paramwise(paramwise_cfg: Mapping[str, Any]) -> tuple[int, float]:
             f"paramwise_cfg.decay_type={decay_type!r} is not supported",
             hint="use decay_type='layer_wise'",
         )
-    return num_layers, float(decay_rate)
+    rule = paramwise_cfg.get("no_decay", DEFAULT_NO_DECAY)
+    if rule not in NO_DECAY_RULES:
+        raise ConfigError(
+            f"paramwise_cfg.no_decay={rule!r} is not a weight-decay rule",
+            hint=f"use one of {', '.join(NO_DECAY_RULES)} (default {DEFAULT_NO_DECAY!r})",
+        )
+    return num_layers, float(decay_rate), rule
 
 
 class LayerDecayOptimizerConstructor(DefaultOptimWrapperConstructor):
     """Optimizer-wrapper constructor applying layer-wise lr decay to a ViT detector.
 
     ``paramwise_cfg``: ``num_layers`` (backbone depth), ``decay_rate``, optional
-    ``decay_type='layer_wise'``. Same registry name and cfg keys as MMDetection's ViTDet.
+    ``decay_type='layer_wise'`` and ``no_decay`` (a key of :data:`NO_DECAY_RULES`, default
+    ``'mmdet'``). Same registry name, cfg keys and groups as MMDetection's ViTDet.
     """
 
     def add_params(self, params: list[dict], module: nn.Module, **kwargs: Any) -> None:
-        num_layers, decay_rate = _read_paramwise(self.paramwise_cfg)
+        num_layers, decay_rate, rule = _read_paramwise(self.paramwise_cfg)
         blocks = getattr(getattr(module, "backbone", module), "blocks", None)
         if blocks is not None and len(blocks) != num_layers:
             raise ConfigError(
@@ -132,20 +190,33 @@ class LayerDecayOptimizerConstructor(DefaultOptimWrapperConstructor):
         base_lr = self.base_lr if self.base_lr is not None else 0.0
         base_wd = self.base_wd if self.base_wd is not None else 0.0
         groups = layer_decay_param_groups(
-            module.named_parameters(), base_lr, base_wd, num_layers, decay_rate
+            module.named_parameters(),
+            base_lr,
+            base_wd,
+            num_layers,
+            decay_rate,
+            no_decay_names(module, rule),
         )
-        _log_groups(groups, num_layers, decay_rate)
+        _log_groups(groups, num_layers, decay_rate, rule)
         params.extend(groups)
 
 
-def _log_groups(groups: list[dict[str, Any]], num_layers: int, decay_rate: float) -> None:
+def _log_groups(
+    groups: list[dict[str, Any]], num_layers: int, decay_rate: float, rule: str
+) -> None:
     from mmengine.logging import MMLogger
 
     logger = MMLogger.get_current_instance()
-    lines = [f"layer-wise lr decay {decay_rate} over {num_layers} layers:"]
+    lines = [
+        f"layer-wise lr decay {decay_rate} over {num_layers} layers; "
+        f"no weight decay ({rule} rule): {NO_DECAY_RULES[rule]}",
+        f"  {'group':<22} {'lr_scale':>9} {'lr':>10} {'wd':>6} {'params':>6}  names",
+    ]
     for g in groups:
+        names = g["param_names"]
+        shown = ", ".join(names[:3]) + (f" (+{len(names) - 3})" if len(names) > 3 else "")
         lines.append(
-            f"  {g['group_name']:<22} lr_scale={g['lr_scale']:.4g} "
-            f"wd={g['weight_decay']:g} params={len(g['params'])}"
+            f"  {g['group_name']:<22} {g['lr_scale']:>9.4g} {g['lr']:>10.3g} "
+            f"{g['weight_decay']:>6g} {len(names):>6}  {shown}"
         )
     logger.info("\n".join(lines))

@@ -16,7 +16,7 @@ from typing import Any
 from torch import nn
 
 from vitdet_cli.artifacts.model_config import TRAIN_NAME, ModelConfig, read_model_config
-from vitdet_cli.errors import VitdetError, reason
+from vitdet_cli.errors import VitdetError
 from vitdet_cli.metafile import sha256_file
 
 PY_NAME = "vitdet_config.py"
@@ -79,15 +79,10 @@ def _named_config(config: Path, num_classes: int) -> ModelConfig:
         return ModelConfig(model, int(model["backbone"]["img_size"]))
     if config.suffix == ".json":
         return read_model_config(config)
-    from mmengine.config import Config
+    from vitdet_cli.model.official import read_config
 
-    try:
-        cfg = Config.fromfile(str(config))
-    except Exception as exc:  # syntax errors, missing bases, ...
-        raise VitdetError(
-            f"cannot read config {config}: {reason(exc)}", code="config_invalid", exit_code=2
-        ) from exc
-    return model_config_of(cfg)
+    # MMDetection's projects/ViTDet configs too: their custom_imports map to our modules
+    return model_config_of(read_config(config))
 
 
 def resolve_config(

@@ -14,10 +14,11 @@ from typing import Any
 from vitdet_cli.errors import ConfigError
 from vitdet_cli.model.pyramid import pyramid_channels
 
-#: Backbone LayerNorm: eps 1e-6 as detectron2 (MMDetection's config path gives 1e-5).
-BACKBONE_NORM_CFG: dict[str, Any] = {"type": "LN", "eps": 1e-6, "requires_grad": True}
-#: Norm for the neck and the RoI heads' convs (pass the same to the heads' ``norm_cfg``).
-NECK_NORM_CFG: dict[str, Any] = {"type": "LN2d", "eps": 1e-6, "requires_grad": True}
+#: LayerNorm eps of MMDetection's ViTDet build (``mmcv.build_norm_layer``'s default, in the
+#: backbone, neck and heads): its released checkpoints were trained with it.
+MMDET_NORM_EPS = 1e-5
+#: detectron2's ViTDet (and MAE's pre-training) eps.
+DETECTRON2_NORM_EPS = 1e-6
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class ViTDetPreset:
     """One model size. ``backbone_kwargs()``/``neck_kwargs()`` give constructor arguments;
     ``backbone_cfg()``/``neck_cfg()`` the same with the registry ``type`` for mmengine.
 
+    ``norm_eps`` is the eps of every LayerNorm (backbone LN, neck and RoI-head LN2d);
     ``layer_decay`` is the layer-wise lr decay rate; ``fc_channels`` the width of the box
     head's fc layer (1024 in the paper); ``fpn_out_channels`` the pyramid / RoI head width.
     """
@@ -38,6 +40,7 @@ class ViTDetPreset:
     global_block_indexes: tuple[int, ...]
     img_size: int
     layer_decay: float
+    norm_eps: float = MMDET_NORM_EPS
     patch_size: int = 16
     mlp_ratio: float = 4.0
     pretrain_img_size: int = 224
@@ -93,7 +96,7 @@ class ViTDetPreset:
             "mlp_ratio": self.mlp_ratio,
             "qkv_bias": True,
             "drop_path_rate": self.drop_path_rate,
-            "norm_cfg": dict(BACKBONE_NORM_CFG),
+            "norm_cfg": {"type": "LN", "eps": self.norm_eps, "requires_grad": True},
             "window_size": self.window_size,
             "window_block_indexes": list(self.window_block_indexes),
             "use_rel_pos": True,
@@ -108,8 +111,12 @@ class ViTDetPreset:
             "out_channels": self.fpn_out_channels,
             "num_outs": 5,
             "scale_factors": list(self.fpn_scale_factors),
-            "norm_cfg": dict(NECK_NORM_CFG),
+            "norm_cfg": self.norm2d_cfg(),
         }
+
+    def norm2d_cfg(self) -> dict[str, Any]:
+        """``LN2d`` cfg of the neck and the RoI heads' convs."""
+        return {"type": "LN2d", "eps": self.norm_eps, "requires_grad": True}
 
     def backbone_cfg(self, img_size: int | None = None) -> dict[str, Any]:
         return {"type": "ViT", **self.backbone_kwargs(img_size)}
@@ -146,6 +153,8 @@ PRESETS: dict[str, ViTDetPreset] = {
             global_block_indexes=(2, 5, 8, 11),
             img_size=1024,
             layer_decay=0.7,
+            # MMDetection's build (its released checkpoint); detectron2's is 1e-6
+            norm_eps=MMDET_NORM_EPS,
             description="ViTDet ViT-B Mask R-CNN (paper: 51.6 box AP / 45.9 mask AP, COCO)",
         ),
         ViTDetPreset(
@@ -158,6 +167,7 @@ PRESETS: dict[str, ViTDetPreset] = {
             global_block_indexes=(5, 11, 17, 23),
             img_size=1024,
             layer_decay=0.8,
+            norm_eps=MMDET_NORM_EPS,
             description="ViTDet ViT-L Mask R-CNN (paper: 55.5 box AP / 49.2 mask AP, COCO)",
         ),
         ViTDetPreset(
@@ -170,6 +180,7 @@ PRESETS: dict[str, ViTDetPreset] = {
             global_block_indexes=(7, 15, 23, 31),
             img_size=1024,
             layer_decay=0.9,
+            norm_eps=MMDET_NORM_EPS,
             description="ViTDet ViT-H Mask R-CNN (paper: 56.7 box AP / 50.2 mask AP, COCO)",
         ),
         # CPU demos and tests: 256 px → 16x16 tokens, 8x8 windows (2x2 of them, no padding),
@@ -186,6 +197,7 @@ PRESETS: dict[str, ViTDetPreset] = {
             global_block_indexes=(1, 3),
             img_size=256,
             layer_decay=1.0,
+            norm_eps=MMDET_NORM_EPS,
             fpn_out_channels=64,
             fc_channels=256,
             # At most 6 objects per image: few proposals and RoI samples, and one RoIAlign sample

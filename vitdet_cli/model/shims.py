@@ -31,7 +31,22 @@ def mmengine_safe_globals() -> list:
     core = getattr(np, "_core", None) or np.core
     types += [core.multiarray._reconstruct, core.multiarray.scalar]
     types += [type(np.dtype(t)) for t in ("float64", "float32", "int64", "int32", "bool")]
+    # checkpoints of plain mmengine runs (MMDetection's tools/train.py) reference the buffers'
+    # statistics as getattr(HistoryBuffer, 'min'): a getattr that allows only those
+    types.append((history_buffer_statistic, "builtins.getattr"))
     return types
+
+
+def history_buffer_statistic(owner: object, name: str):
+    """``getattr`` for ``weights_only`` loads: only a statistics method of ``HistoryBuffer``."""
+    import pickle
+
+    from mmengine.logging.history_buffer import HistoryBuffer
+
+    known = name in _DEFAULT_STATS or name in HistoryBuffer._statistics_methods
+    if owner is HistoryBuffer and known:
+        return getattr(HistoryBuffer, name)
+    raise pickle.UnpicklingError(f"refused getattr({owner!r}, {name!r}) in a weights-only load")
 
 
 _DEFAULT_STATS = ("min", "max", "current", "mean")

@@ -19,8 +19,9 @@ from vitdet_cli.errors import ConfigError
 from vitdet_cli.model.layers import build_activation, set_requires_grad, split_cfg
 from vitdet_cli.model.pyramid import log2_scale, pyramid_channels
 
-#: LN2d epsilon when a cfg gives none: 1e-6 as detectron2 (see ``vit.DEFAULT_LN_EPS``).
-DEFAULT_LN2D_EPS = 1e-6
+#: LN2d epsilon when a norm cfg gives none: 1e-5 as ``mmcv.build_norm_layer`` fills in for the
+#: heads (see ``vit.DEFAULT_LN_EPS``). The class itself keeps 1e-6, MMDetection's and detectron2's.
+DEFAULT_LN2D_EPS = 1e-5
 
 #: Pyramid scales relative to the backbone map (stride 16 → strides 4, 8, 16, 32).
 DEFAULT_SCALE_FACTORS = (4.0, 2.0, 1.0, 0.5)
@@ -31,10 +32,11 @@ class LN2d(nn.Module):
 
     Args:
         normalized_shape: number of channels.
-        eps: added to the variance; 1e-6 by default (detectron2), see ``DEFAULT_LN2D_EPS``.
+        eps: added to the variance; 1e-6 when constructed directly, but a norm cfg without
+            ``eps`` gives ``DEFAULT_LN2D_EPS`` (1e-5), as mmcv's builder does.
     """
 
-    def __init__(self, normalized_shape: int, eps: float = DEFAULT_LN2D_EPS):
+    def __init__(self, normalized_shape: int, eps: float = 1e-6):
         super().__init__()
         self.weight = nn.Parameter(torch.ones(normalized_shape))
         self.bias = nn.Parameter(torch.zeros(normalized_shape))
@@ -152,7 +154,7 @@ class SimpleFPN(BaseModule):
         out_channels: channels of every output level.
         num_outs: output levels; those beyond ``len(scale_factors)`` come from subsampling.
         conv_cfg: only ``None``/``dict(type='Conv2d')`` (plain convs) is supported.
-        norm_cfg: norm after the convs and between deconvs; ``LN2d`` (eps 1e-6) by default.
+        norm_cfg: norm after the convs and between deconvs; ``LN2d`` (eps 1e-5) by default.
         act_cfg: activation after each conv + norm; ``None`` as in ViTDet.
         scale_factors: rescaling of the backbone map per level, largest first.
         init_cfg: mmengine init cfg.

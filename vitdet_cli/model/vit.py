@@ -33,14 +33,14 @@ from vitdet_cli.model.layers import (
     trunc_normal_init,
 )
 
-#: LayerNorm epsilon used when a ``norm_cfg`` gives none. detectron2's ViTDet uses 1e-6 (so do
-#: MAE and timm); MMDetection's config path ends up with 1e-5 because ``mmcv.build_norm_layer``
-#: fills in 1e-5. We follow detectron2 on purpose; an explicit ``eps`` in the cfg still wins.
-DEFAULT_LN_EPS = 1e-6
+#: LayerNorm epsilon used when a ``norm_cfg`` gives none: 1e-5, what ``mmcv.build_norm_layer``
+#: fills in, so MMDetection's ViTDet configs (which give no eps) build the model its released
+#: checkpoints were trained with. detectron2 (and MAE, timm) use 1e-6: say ``eps=1e-6``.
+DEFAULT_LN_EPS = 1e-5
 
 
 def build_layer_norm(norm_cfg: Mapping[str, Any] | None, dim: int) -> nn.LayerNorm:
-    """LayerNorm from ``dict(type='LN', eps=..., requires_grad=...)`` (eps defaults to 1e-6)."""
+    """LayerNorm from ``dict(type='LN', eps=..., requires_grad=...)`` (eps defaults to 1e-5)."""
     kind, kwargs = split_cfg(norm_cfg, "LN")
     if kind not in ("LN", "LayerNorm"):
         raise ConfigError(
@@ -393,7 +393,7 @@ class ViT(BaseModule):
         mlp_ratio: MLP hidden width / ``embed_dim``.
         qkv_bias: bias on qkv projections.
         drop_path_rate: stochastic depth, rising linearly from 0 to this over the blocks.
-        norm_cfg: LayerNorm cfg; eps defaults to 1e-6 (detectron2), see ``DEFAULT_LN_EPS``.
+        norm_cfg: LayerNorm cfg; eps defaults to 1e-5 (as mmcv), see ``DEFAULT_LN_EPS``.
         act_cfg: MLP activation cfg.
         use_abs_pos: learnable absolute pos-embed (MAE layout, resized to the token grid).
         use_rel_pos: decomposed relative position in every block.
@@ -437,7 +437,7 @@ class ViT(BaseModule):
         if window_block_indexes is None:
             window_block_indexes = [i for i in range(depth) if i % 3 != 2]
         _check_vit_args(embed_dim, num_heads, depth, window_block_indexes, img_size, patch_size)
-        norm_cfg = dict(norm_cfg) if norm_cfg is not None else {"type": "LN", "eps": DEFAULT_LN_EPS}
+        norm_cfg = dict(norm_cfg) if norm_cfg is not None else {"type": "LN"}
         act_cfg = dict(act_cfg) if act_cfg is not None else {"type": "GELU"}
         self.img_size = img_size
         self.patch_size = patch_size

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Optional, Union
 
-from vitdet_cli.errors import VitdetError, reason
+from vitdet_cli.errors import VitdetError
 from vitdet_cli.io_checks import prepare_out_dir
 from vitdet_cli.platform import device as devlib
 from vitdet_cli.platform.device import Placement
@@ -164,6 +164,7 @@ def plan_training(
         )
     shape = RunShape(kind, placement.world_size * nodes.nnodes)
     mm_cfg = build_mmdet_config(exp, paths, shape, wd, load_from)
+    checked = _checked(mm_cfg, config, placement, shape.world_size, resume_from)
     cfg_file = _dump(mm_cfg, wd)
     launch = plan_launch(placement, nodes, cfg_file, resume_from, wd)
     summary = {
@@ -178,26 +179,18 @@ def plan_training(
         if exp.train.scale_lr
         else "fixed",
         "amp": mm_cfg.optim_wrapper.type == "AmpOptimWrapper",
+        "preflight": checked,
     }
     return TrainPlan(config, wd, cfg_file, mm_cfg, placement, launch, resume_from, summary)
 
 
 def _plan_raw(config, device, devices, work_dir, resume, load_from, overrides, nodes, dry_run):
     """A user's own mmengine .py config, passed through with our modules registered."""
-    from mmengine.config import Config
-
     from vitdet_cli.config.loader import parse_override
+    from vitdet_cli.model.official import read_config
 
-    try:
-        cfg = Config.fromfile(str(config), import_custom_modules=False)
-    except Exception as err:
-        raise VitdetError(
-            f"{config}: cannot read this mmengine config: {reason(err)}",
-            hint="check the file's Python syntax and its _base_ paths",
-            code="config_invalid",
-            exit_code=2,
-        ) from None
-    cfg.pop("custom_imports", None)  # e.g. projects.ViTDet: our modules use the same type names
+    # projects.ViTDet's custom_imports: our modules, same type names (the worker registers them)
+    cfg = read_config(config, register=False)
     updates = {}
     for text in overrides:
         keys, value = parse_override(text)
@@ -210,17 +203,29 @@ def _plan_raw(config, device, devices, work_dir, resume, load_from, overrides, n
     placement = Placement(kind, picked)
     wd = Path(work_dir or cfg.get("work_dir") or Path("work_dirs") / config.stem)
     cfg.work_dir = str(wd)
-    cfg.launcher = "pytorch" if placement.world_size * nodes.nnodes > 1 else "none"
+    world_size = placement.world_size * nodes.nnodes
+    cfg.launcher = "pytorch" if world_size > 1 else "none"
     if load_from:
         check_load_from(load_from)
         cfg.load_from = str(load_from)
     prepare_out_dir(wd, "--work-dir")
     resume_from = _resume_checkpoint(resume, wd)
+    checked = _checked(cfg, config, placement, world_size, resume_from)
     cfg_file = _dump(cfg, wd)
     launch = plan_launch(placement, nodes, cfg_file, resume_from, wd)
-    return TrainPlan(
-        config, wd, cfg_file, cfg, placement, launch, resume_from, {"raw_config": True}
+    summary = {"raw_config": True, "preflight": checked}
+    return TrainPlan(config, wd, cfg_file, cfg, placement, launch, resume_from, summary)
+
+
+def _checked(cfg, source: Path, placement: Placement, world_size: int, resume_from) -> dict:
+    """Device adaptations and checks shared by dry and real runs (see training.preflight)."""
+    from vitdet_cli.training.preflight import run_preflight
+
+    found = run_preflight(
+        cfg, placement.kind, world_size, placement.backend, resume=resume_from is not None
     )
+    found.raise_problems(source)
+    return found.to_dict()
 
 
 def _dump(cfg, work_dir: Path) -> Path:
