@@ -6,6 +6,8 @@ import json
 import math
 import os
 
+import cv2
+import numpy as np
 import pytest
 from artifacts_test_helpers import build_folder
 
@@ -160,12 +162,14 @@ def test_verify_cli_table_json_and_exit_status(cli, cli_json, folder):
 @pytest.mark.parametrize("command", ["infer", "atc", "compare", "eval", "bench"])
 def test_commands_refuse_a_tampered_folder_on_open(cli, folder, tmp_path, command):
     (folder / "export" / "roi" / "bbox.onnx").write_bytes(b"not the graph")
+    image = tmp_path / "one.png"  # a good input: the folder is what must be refused
+    cv2.imwrite(str(image), np.zeros((8, 8, 3), np.uint8))
     args = {
-        "infer": ["infer", "--artifacts", str(folder), "--img", str(tmp_path)],
+        "infer": ["infer", "--artifacts", str(folder), "--img", str(image)],
         "atc": ["atc", "--artifacts", str(folder), "--dry-run"],
-        "compare": ["compare", "--artifacts", str(folder), "--img", str(tmp_path)],
+        "compare": ["compare", "--artifacts", str(folder), "--img", str(image)],
         "eval": ["eval", "--artifacts", str(folder), "--data", str(tmp_path / "a.json")],
-        "bench": ["bench", "--artifacts", str(folder), "--img", str(tmp_path)],
+        "bench": ["bench", "--artifacts", str(folder), "--img", str(image)],
     }[command]
     result = cli(*args)
     assert result.exit_code == 1, result.output

@@ -101,8 +101,17 @@ class FakeModel:
         return StagedResult(result=empty, times={"backbone": 1.0})
 
 
+class NoArtifacts:
+    """Stands in for :class:`~vitdet_cli.artifacts.Artifacts`: the fake model needs no folder."""
+
+    @staticmethod
+    def of(path):
+        return path
+
+
 def use_fake_model(monkeypatch, *modules: str, class_names=("a", "b")) -> None:
-    """Replace the staged model and backend lookup in ``modules`` (e.g. runtime.infer)."""
+    """Replace the staged model, the artifacts opener and the backend lookup in ``modules``
+    (e.g. runtime.infer)."""
     import importlib
 
     fake = type("Fake", (FakeModel,), {"class_names": list(class_names)})
@@ -110,3 +119,5 @@ def use_fake_model(monkeypatch, *modules: str, class_names=("a", "b")) -> None:
         mod = importlib.import_module(name)
         monkeypatch.setattr(mod, "StagedModel", fake)
         monkeypatch.setattr(mod, "get_backend", lambda *a, **k: None)
+        if hasattr(mod, "Artifacts"):
+            monkeypatch.setattr(mod, "Artifacts", NoArtifacts)
