@@ -1,0 +1,192 @@
+"""The package layering of docs/architecture.md, read from the source with ``ast``.
+
+A *unit* is a subpackage of ``vitdet_cli`` (``runtime``) or a top-level module (``errors``).
+Every import counts, module-level or deferred inside a function. A unit may import units of a
+strictly lower layer; only the base layer's units import each other. The exceptions that exist
+today are listed in ``ALLOWED`` with the reason or the issue that removes them: a new one fails,
+and so does an entry that no longer happens (delete it when the issue lands).
+
+``python tests/test_layers.py`` prints the measured import graph (two-way pairs, deferred
+imports) that docs/architecture.md quotes.
+"""
+
+from __future__ import annotations
+
+import ast
+import graphlib
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PKG = ROOT / "vitdet_cli"
+
+LAYERS = [  # lowest first
+    ("base", {"vitdet_cli", "errors", "io_checks", "atomic", "metafile"}),
+    ("foundations", {"artifacts", "config", "data", "platform", "report"}),
+    ("core", {"model", "runtime", "mmcv_build"}),
+    ("scoring", {"evaluation"}),
+    ("pipelines", {"export", "atc", "training", "compare", "bench"}),
+    ("demo", {"demo"}),
+    ("commands", {"commands"}),
+    ("app", {"app"}),
+    ("main", {"__main__"}),
+]
+OPEN = {"base"}
+"""Layers whose units may import each other (acyclically)."""
+LAYER = {unit: i for i, (_, units) in enumerate(LAYERS) for unit in units}
+
+ALLOWED = {
+    # Upward: the back edge of each of today's five two-way package pairs.
+    ("config", "model"): "issue 16 (config<->model): schema.py checks the preset name against "
+    "model.presets (deferred)",
+    ("platform", "mmcv_build"): "issue 16 item 6: checks.py runs mmcv_build.verify's op smoke "
+    "tests for env-check (deferred)",
+    ("report", "runtime"): "issue 16 items 1, 3: pictures.py draws runtime.masks.MaskCrops",
+    ("runtime", "compare"): "issue 16 item 1: infer.py writes results.json through "
+    "compare.detections/coco_eval (deferred)",
+    ("evaluation", "compare"): "issue 16 items 1, 2: DetSet, coco_eval and dataset_images live "
+    "in compare",
+    # Sideways within a layer.
+    ("bench", "compare"): "issue 16 item 2: worker.py takes dataset_images from compare.api",
+    ("bench", "export"): "issue 16 item 2: images.py takes export.api.sample_image",
+    ("platform", "report"): "issue 16 item 4: proc.py draws a spinner",
+    ("report", "data"): "deliberate: pictures share data.preview's colours and label style",
+    ("runtime", "model"): "deliberate: the torch reference backend rebuilds the trained model; "
+    "deferred so the deploy path stays torch-free",
+}
+
+HEAVY = {"torch", "torchvision", "onnx", "onnxruntime", "mmcv", "mmdet", "mmengine"}
+
+
+@dataclass(frozen=True)
+class Import:
+    module: str  # importing module, dotted
+    target: str  # imported module, dotted
+    deferred: bool  # inside a function
+
+
+def unit(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports_of(path: Path) -> list[Import]:
+    """Every import in ``path``; ``from vitdet_cli import x`` names submodule ``x`` if any."""
+    module, found = module_name(path), []
+
+    def visit(node: ast.AST, deferred: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            inner = deferred or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef))
+            if isinstance(child, ast.Import):
+                found.extend(Import(module, a.name, deferred) for a in child.names)
+            elif isinstance(child, ast.ImportFrom):
+                base = child.module or ""
+                if child.level:  # relative: resolve against this module's package
+                    pkg = module.split(".")[: len(module.split(".")) - child.level + 1]
+                    pkg = pkg if path.name == "__init__.py" else pkg[:-1]
+                    base = ".".join(pkg + ([base] if base else []))
+                targets = {base}
+                for a in child.names:
+                    sub = ROOT.joinpath(*base.split("."), a.name)
+                    if sub.is_dir() or sub.with_suffix(".py").is_file():
+                        targets = (targets - {base}) | {f"{base}.{a.name}"}
+                found.extend(Import(module, t, deferred) for t in sorted(targets))
+            visit(child, inner)
+
+    visit(ast.parse(path.read_text(encoding="utf-8")), False)
+    return found
+
+
+def all_imports() -> list[Import]:
+    return [imp for path in sorted(PKG.rglob("*.py")) for imp in imports_of(path)]
+
+
+def internal(imports: list[Import]) -> list[Import]:
+    return [i for i in imports if i.target.split(".")[0] == "vitdet_cli"]
+
+
+def unit_edges(imports: list[Import]) -> Counter:
+    """(importer unit, imported unit) → number of imports, across units only."""
+    return Counter(
+        (unit(i.module), unit(i.target))
+        for i in internal(imports)
+        if unit(i.module) != unit(i.target)
+    )
+
+
+def test_every_unit_has_a_layer():
+    units = {unit(module_name(p)) for p in PKG.rglob("*.py")}
+    assert units - set(LAYER) == set(), "place the new package in LAYERS (docs/architecture.md)"
+    assert set(LAYER) - units == set(), "LAYERS names a unit that no longer exists"
+
+
+def test_no_package_imports_a_higher_layer_or_a_sibling():
+    edges = unit_edges(all_imports())
+    placed = [(a, b) for a, b in edges if a in LAYER and b in LAYER]  # the rest: test above
+    bad = sorted(
+        (a, b)
+        for a, b in placed
+        if (LAYER[b] > LAYER[a] or (LAYER[b] == LAYER[a] and LAYERS[LAYER[a]][0] not in OPEN))
+        and (a, b) not in ALLOWED
+    )
+    assert bad == [], "import a lower layer only (docs/architecture.md, 'Where a new piece goes')"
+    stale = sorted(set(ALLOWED) - set(edges))
+    assert stale == [], "these allowed imports are gone: delete them from ALLOWED and the doc"
+
+
+def test_no_import_cycle_between_packages():
+    graph: dict[str, set[str]] = {}
+    for a, b in unit_edges(all_imports()):
+        if (a, b) not in ALLOWED:
+            graph.setdefault(a, set()).add(b)
+    graphlib.TopologicalSorter(graph).prepare()  # raises CycleError, naming the cycle
+
+
+def test_artifacts_package_imports_no_torch_or_onnx_even_deferred():
+    """The import-time check (tests/runtime/test_host_import.py) misses imports in functions."""
+    found = [
+        (i.module, i.target)
+        for p in (PKG / "artifacts").rglob("*.py")
+        for i in imports_of(p)
+        if i.target.split(".")[0] in HEAVY
+    ]
+    assert found == []
+
+
+def measure() -> None:
+    """Print the numbers docs/architecture.md quotes."""
+    imports = all_imports()
+    inner = internal(imports)
+    cross = [i for i in inner if unit(i.module) != unit(i.target)]
+    split = Counter((unit(i.module), unit(i.target), i.deferred) for i in cross)
+    edges = unit_edges(imports)
+    two_way = sorted({tuple(sorted(e)) for e in edges if e[::-1] in edges})
+    in_pairs = [i for i in cross if tuple(sorted((unit(i.module), unit(i.target)))) in two_way]
+
+    def n(rows):
+        return f"{len(rows)} ({sum(i.deferred for i in rows)} deferred)"
+
+    print(f"imports of vitdet_cli modules: {n(inner)}; across packages: {n(cross)}")
+    print(f"two-way package pairs: {len(two_way)} ({n(in_pairs)} imports on them)")
+    for a, b in two_way:
+        print(
+            f"  {a} <-> {b}: {a}->{b} {split[a, b, False]} module-level + {split[a, b, True]} "
+            f"deferred, {b}->{a} {split[b, a, False]} + {split[b, a, True]}"
+        )
+    entry = [i for i in cross if i.deferred and unit(i.module) in {"commands", "app"}]
+    print(f"deferred across packages in commands/ and app.py (--help stays fast): {len(entry)}")
+    heavy = [i for i in imports if i.deferred and i.target.split(".")[0] in HEAVY]
+    print(f"deferred imports of {'/'.join(sorted(HEAVY))}: {len(heavy)}")
+    mods = Counter((i.module, i.target) for i in inner if unit(i.module) == unit(i.target))
+    loops = sorted({tuple(sorted(e)) for e in mods if e[::-1] in mods})
+    print(f"two-way module pairs inside a package: {len(loops)} {loops}")
+
+
+if __name__ == "__main__":
+    measure()
