@@ -1,10 +1,18 @@
-"""Fixtures for the comparison tests."""
+"""Fixtures for the comparison tests (the real model's: the evaluation tests', one export per
+session)."""
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from compare_test_helpers import make_dets
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evaluation"))
+
+from eval_test_helpers import exported, synth_val, tiny_checkpoint  # noqa: E402, F401
 
 from vitdet_cli.compare.detections import DetSet
 

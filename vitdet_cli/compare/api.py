@@ -1,11 +1,16 @@
-"""``vitdet compare`` / ``infer --compare`` as a library: two backends, same images.
+"""``vitdet compare`` / ``infer --compare`` as a library: a deployed backend against PyTorch.
 
-Three levels of evidence, coarse to fine:
-- tensors: every stage graph of the reference backend is fed the *same* inputs the backend
-  under test received, output by output (max abs, max rel, cosine);
+The reference is by default the trained model as MMDetection runs it (``mmdet``:
+:mod:`~vitdet_cli.compare.reference`), so a host step that loses detections on the deployed
+side shows; ``--reference torch`` (or another backend) compares with staged graphs instead,
+which share our host code. Three levels of evidence, coarse to fine:
+- tensors: every stage graph of the staged torch backend (or the staged reference) is fed the
+  *same* inputs the backend under test received, output by output (max abs, max rel, cosine);
 - detections: per image, one-to-one matching per label (matched / only-in-A / only-in-B, IoU,
-  score and mask-IoU differences) plus the source document's policy block for both sides;
-- accuracy: over a COCO-format dataset, bbox/segm mAP of both backends and the difference.
+  score and mask-IoU differences), the policy counts for both sides and the source document's
+  ``compare_with_pytorch`` block;
+- accuracy: over a COCO-format dataset, bbox/segm mAP of both sides and the difference.
+The tolerances follow the deployed precision (:mod:`~vitdet_cli.compare.gates`).
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ import numpy as np
 from vitdet_cli.artifacts import Artifacts
 from vitdet_cli.atomic import write_json_atomic
 from vitdet_cli.compare.detections import DetSet, compare_report
+from vitdet_cli.compare.document_block import DISABLED, compare_with_pytorch
+from vitdet_cli.compare.gates import FP32, GateSet, gates_for
 from vitdet_cli.compare.tensors import TensorParity, tensor_parity
 from vitdet_cli.runtime.backends import get_backend
 from vitdet_cli.runtime.infer import (
@@ -32,14 +39,23 @@ from vitdet_cli.runtime.staged import StagedModel, StagedResult
 
 PICTURES = 8
 """Side-by-side pictures drawn (the first images)."""
-TENSOR_ATOL = 1e-3
+TENSOR_ATOL = FP32.tensor_atol
 """Absolute tolerance per output, scaled by max(1, max |reference|) (fp32 graphs)."""
+REFERENCE = "mmdet"
+"""The default reference: the trained model as MMDetection runs it."""
+PYTORCH_REFERENCES = (REFERENCE, "torch")
+"""References that are PyTorch (they take ``device``; the document's block is filled)."""
 SUM_KEYS = ("n_a", "n_b", "matched", "only_a", "only_b", "ref_considered", "ref_matched_strict")
 
 
 @dataclass
 class CompareReport:
-    """Everything ``compare`` found; ``to_dict`` is the JSON report."""
+    """Everything ``compare`` found; ``to_dict`` is the JSON report.
+
+    ``names`` are (backend under test, reference); ``tensor_reference`` the staged backend the
+    stage tensors were compared with; ``gates`` the tolerances applied (see
+    :mod:`~vitdet_cli.compare.gates`).
+    """
 
     names: tuple[str, str]
     tensors: list[tuple[str, TensorParity]] = field(default_factory=list)
@@ -48,17 +64,51 @@ class CompareReport:
     coco: Optional[dict] = None
     pictures: list[Path] = field(default_factory=list)
     report_file: Optional[Path] = None
+    gates: GateSet = FP32
+    tensor_reference: Optional[str] = None
+    reference: dict = field(default_factory=dict)
+
+    def checks(self) -> dict[str, bool]:
+        """Each kind of evidence present and whether it is within the gates."""
+        out = {}
+        if self.tensors:
+            out["tensors"] = all(t.within_tol for _, t in self.tensors)
+        out["detections"] = bool(self.summary.get("passed", True))
+        if self.coco is not None:
+            out["map"] = bool(self.coco.get("passed", True))
+        return out
+
+    @property
+    def decided_by(self) -> list[str]:
+        """The checks that give the verdict: the mAP alone when the gate set says so."""
+        checks = self.checks()
+        return ["map"] if "map" in checks and self.gates.map_decides else list(checks)
 
     @property
     def passed(self) -> bool:
-        tensors_ok = all(t.within_tol for _, t in self.tensors)
-        coco_ok = self.coco is None or self.coco.get("passed", True)
-        return tensors_ok and bool(self.summary.get("passed", True)) and coco_ok
+        checks = self.checks()
+        return all(checks[k] for k in self.decided_by)
+
+    @property
+    def advisories(self) -> list[str]:
+        """Checks outside their gates that do not decide (reported, not failed)."""
+        return [k for k, ok in self.checks().items() if not ok and k not in self.decided_by]
 
     def to_dict(self) -> dict:
+        checks = self.checks()
+        first = self.images[0].get("compare_with_pytorch") if self.images else None
         return {
             "names": {"a": self.names[0], "b": self.names[1]},
             "passed": self.passed,
+            "reference": self.reference,
+            "gates": {
+                **self.gates.to_dict(),
+                "checks": checks,
+                "decided_by": self.decided_by,
+                "advisories": self.advisories,
+            },
+            "compare_with_pytorch": first if first is not None else dict(DISABLED),
+            "tensor_reference": self.tensor_reference,
             "tensors": [{"graph": g, **t.to_dict()} for g, t in self.tensors],
             "detections": self.summary,
             "images": self.images,
@@ -73,19 +123,27 @@ class CompareReport:
             tensor_parity_table,
         )
 
+        ref = self.reference
+        where = f" on {ref['device']}" if ref.get("device") else ""
+        console.print(f"reference: {ref.get('name', self.names[1])}{where}")
         if self.tensors:
             rows = [t for _, t in self.tensors]
             for (graph, _), row in zip(self.tensors, rows):
                 row.name = f"{graph}:{row.name}" if ":" not in row.name else row.name
-            console.print(
-                tensor_parity_table(rows, f"Stage tensors: {self.names[0]} vs {self.names[1]}")
-            )
+            title = f"Stage tensors: {self.names[0]} vs {self.tensor_reference}"
+            console.print(tensor_parity_table(rows, title))
         if self.images:
             first = self.images[0]
             console.print(policy_table(first["a"], first["b"]))
         console.print(detection_parity_table(self.summary, "Detection parity (all images)"))
         if self.coco:
             console.print(coco_delta_text(self.coco))
+        advisory = self.advisories
+        console.print(
+            f"gates: {self.gates.name} ({self.gates.reason}); decided by "
+            + ", ".join(self.decided_by)
+            + (f"; outside the gates but not deciding: {', '.join(advisory)}" if advisory else "")
+        )
         verdict = "[green]PASSED[/green]" if self.passed else "[red]FAILED[/red]"
         console.print(
             f"parity {verdict}" + (f" — report: {self.report_file}" if self.report_file else "")
@@ -102,16 +160,19 @@ def coco_delta_text(coco: dict) -> str:
     return "\n".join(lines)
 
 
-def stage_tensor_parity(recorded: dict, reference: StagedModel) -> list[tuple[str, TensorParity]]:
-    """Run the reference's graphs on exactly the inputs the other backend recorded."""
+def stage_tensor_parity(
+    recorded: dict, reference: StagedModel, atol: float = TENSOR_ATOL
+) -> list[tuple[str, TensorParity]]:
+    """Run the reference's graphs on exactly the inputs the other backend recorded; each
+    output within ``atol * max(1, max |reference|)``."""
     rows = []
     for (stage, graph), (feeds, outputs) in recorded.items():
         session = reference.sessions[stage, graph]
         ref = session.run(feeds)
         for spec, a, b in zip(session.meta.outputs, outputs, ref):
             scale = float(np.abs(b).max()) if b.size else 0.0
-            atol = TENSOR_ATOL * max(1.0, scale)
-            rows.append((f"{stage}/{graph}", tensor_parity(a, b, spec.name, atol, 0.0)))
+            tol = atol * max(1.0, scale)
+            rows.append((f"{stage}/{graph}", tensor_parity(a, b, spec.name, tol, 0.0)))
     return rows
 
 
@@ -189,42 +250,74 @@ def compare_runs(
     out: Optional[str | Path] = None,
     score_thr: Optional[float] = 0.05,
     dedup: str = "none",
-    reference: str = "torch",
+    reference: str = REFERENCE,
     reference_options: Optional[dict] = None,
     ann_file: Optional[Path] = None,
     on_image: Optional[Callable[[int, Path], None]] = None,
 ) -> CompareReport:
-    """Run ``run_a``'s images through the ``reference`` backend and compare (see module doc).
+    """Run ``run_a``'s images through the reference and compare (see module doc).
 
+    ``reference`` is ``mmdet`` (the trained model as MMDetection runs it; the staged torch
+    graphs give the per-tensor diffs) or a stage backend name (its stages with the same host
+    code). ``reference_options``: ``device`` (cpu | npu | cuda, for mmdet and torch),
+    ``checkpoint`` (the exported one at another path), else the backend's options.
     ``run_a`` must have been recorded (``record=True``) for the tensor comparison.
     """
+    artifacts = Artifacts.of(artifacts)
+    gates = gates_for(artifacts, run_a.backend)
     names = (run_a.backend, reference)
+    options = dict(reference_options or {})
+    device = None
+    if reference in PYTORCH_REFERENCES:
+        from vitdet_cli.compare.reference import reference_device
+
+        device = options["device"] = reference_device(options.get("device", "cpu"))
     pictures = None
     if out is not None:
         pictures = PictureWriter(Path(out) / "compare", run_a.images[:PICTURES])
         pictures.draw = _side_by_side(run_a, names)
-    ref_model = StagedModel(artifacts, get_backend(reference, **(reference_options or {})))
+    staged_name = "torch" if reference == REFERENCE else reference
+    ref_model = StagedModel(artifacts, get_backend(staged_name, **options))
     with ref_model, discard_on_error(pictures):
-        res_b, _ = run_images(
-            ref_model, run_a.images, score_thr, dedup, 0, 1, on_image=on_image, on_result=pictures
-        )
-        tensors = stage_tensor_parity(run_a.results[0].tensors, ref_model) if run_a.results else []
-    report = CompareReport(names, tensors)
+        if reference == REFERENCE:
+            from vitdet_cli.compare.reference import MmdetReference, run_reference
+
+            mmdet = MmdetReference(artifacts, ref_model.backend, device)
+            res_b = run_reference(mmdet, run_a.images, score_thr, dedup, on_image, pictures)
+        else:
+            res_b, _ = run_images(
+                ref_model, run_a.images, score_thr, dedup, 0, 1, on_image=on_image,
+                on_result=pictures,
+            )  # fmt: skip
+        tensors = []
+        if run_a.results and run_a.results[0].tensors:
+            tensors = stage_tensor_parity(run_a.results[0].tensors, ref_model, gates.tensor_atol)
+    report = CompareReport(names, tensors, gates=gates, tensor_reference=staged_name)
+    report.reference = {
+        "name": reference,
+        "device": device,
+        "checkpoint": artifacts.checkpoint,
+    }
     per_image = []
     for path, a, b in zip(run_a.images, run_a.results, res_b):
+        det_a, det_b = DetSet.from_host_result(a.result), DetSet.from_host_result(b.result)
         block = compare_report(
-            DetSet.from_host_result(a.result),
-            DetSet.from_host_result(b.result),
+            det_a,
+            det_b,
             names=report.names,
             class_names=run_a.class_names,
             dedup_policy=dedup,
             score_thr=score_thr,
+            **gates.parity_kw(score_thr),
         )
-        report.images.append({"file": path.name, **block})
+        document = dict(DISABLED)
+        if device is not None:
+            document = compare_with_pytorch(det_a, det_b, run_a.backend, device, dedup, score_thr)
+        report.images.append({"file": path.name, "compare_with_pytorch": document, **block})
         per_image.append(block["parity"])
     report.summary = aggregate_parity(per_image)
     if ann_file is not None:
-        report.coco = coco_delta(ann_file, run_a.images, run_a.results, res_b)
+        report.coco = coco_delta(ann_file, run_a.images, run_a.results, res_b, gates.map_max_points)
     if pictures is not None:
         report.pictures = list(pictures.saved)
         report.report_file = write_json_atomic(
@@ -249,7 +342,7 @@ def compare(
     artifacts: str | Path | Artifacts,
     images: Sequence[Path],
     backend_a: str = "onnxruntime",
-    backend_b: str = "torch",
+    backend_b: str = REFERENCE,
     out: Optional[str | Path] = None,
     score_thr: Optional[float] = 0.05,
     dedup: str = "none",
