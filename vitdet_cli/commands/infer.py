@@ -20,11 +20,65 @@ ArtifactsOption = typer.Option(..., "--artifacts", help="The --out directory of 
 ScoreThrOption = typer.Option(0.05, "--score-thr", help="Keep detections scoring at least this.")
 DedupOption = typer.Option("none", "--dedup", help="none | keep_top1_per_label.")
 DeviceIdOption = typer.Option(0, "--device-id", help="NPU id for --backend om.")
+ReferenceDeviceOption = typer.Option(
+    "cpu", "--reference-device", help="cpu | npu | cuda: where the PyTorch reference runs."
+)
+CheckpointOption = typer.Option(
+    None,
+    "--checkpoint",
+    help="The exported checkpoint, when not at the path in the manifest (same sha256).",
+)
+REFERENCE_DEVICES = ("cpu", "npu", "cuda")
 
 
 def backend_options(backend: str, device_id: int) -> dict:
     """Constructor options of a backend from the CLI's flags."""
     return {"device_id": device_id} if backend == "om" else {}
+
+
+def reference_options(
+    reference: str, device: str, checkpoint: Optional[Path], device_id: int
+) -> dict:
+    """Options of the compare reference from the CLI's flags, refusing bad names up front."""
+    from vitdet_cli.compare.api import PYTORCH_REFERENCES, REFERENCE
+    from vitdet_cli.errors import VitdetError
+    from vitdet_cli.runtime.backends import backend_class
+
+    if device not in REFERENCE_DEVICES:
+        raise VitdetError(
+            f"--reference-device {device!r} is not one of {', '.join(REFERENCE_DEVICES)}",
+            code="bad_device",
+            exit_code=2,
+        )
+    if reference != REFERENCE:
+        backend_class(reference)  # an unknown name is a usage error now, not after the run
+    if reference not in PYTORCH_REFERENCES:
+        return backend_options(reference, device_id)
+    return {"device": device, **({"checkpoint": checkpoint} if checkpoint else {})}
+
+
+def emit_verdict(data: dict, report, render) -> None:
+    """Print ``data`` (or ``render``); when ``report`` failed its gates, exit 1 with an error —
+    in ``--json`` mode inside the one document (``"error"``), not as a second one."""
+    from vitdet_cli.errors import VitdetError
+    from vitdet_cli.report.console import MODE
+
+    err = None
+    if report is not None and not report.passed:
+        a, b = report.names
+        err = VitdetError(
+            f"{a} and {b} disagree beyond the {report.gates.name} gates "
+            f"({', '.join(report.decided_by)})",
+            hint=f"see {report.report_file or 'the report'} for every tensor and detection",
+            code="parity_failed",
+        )
+        if MODE.json:
+            data = {**data, **err.to_dict()}
+    emit(data, render)
+    if err is not None:
+        if MODE.json:
+            raise typer.Exit(err.exit_code)
+        raise err
 
 
 def command(
@@ -34,7 +88,13 @@ def command(
     score_thr: float = ScoreThrOption,
     dedup: str = DedupOption,
     out: Path = typer.Option(Path("outputs/infer"), "--out", help="Where results and pictures go."),
-    compare: bool = typer.Option(False, "--compare", help="Also run PyTorch and report parity."),
+    compare: bool = typer.Option(
+        False,
+        "--compare",
+        help="Also run the trained model in MMDetection (PyTorch) and report parity.",
+    ),
+    reference_device: str = ReferenceDeviceOption,
+    checkpoint: Optional[Path] = CheckpointOption,
     warmup: int = typer.Option(1, "--warmup", help="Untimed runs before timing."),
     repeat: int = typer.Option(1, "--repeat", help="Timed runs per image (median reported)."),
     device_id: int = DeviceIdOption,
@@ -48,6 +108,8 @@ def command(
     from vitdet_cli.report.console import spinner
     from vitdet_cli.report.timing import timing_table
     from vitdet_cli.runtime.infer import infer
+
+    ref_options = reference_options("mmdet", reference_device, checkpoint, device_id)
 
     with spinner(f"{backend}: running") as step:
         run = infer(
@@ -76,8 +138,15 @@ def command(
     if compare:
         from vitdet_cli.compare.api import compare_runs
 
-        with spinner("torch: running the reference"):
-            report = compare_runs(run.artifacts, run, out, score_thr=score_thr, dedup=dedup)
+        with spinner(f"mmdet on {reference_device}: running the reference"):
+            report = compare_runs(
+                run.artifacts,
+                run,
+                out,
+                score_thr=score_thr,
+                dedup=dedup,
+                reference_options=ref_options,
+            )
         data["compare"] = report.to_dict()
 
     def render() -> None:
@@ -87,4 +156,4 @@ def command(
         console.print(f"results: {run.results_file}")
         console.print(f"pictures: {out / 'vis'} ({len(run.pictures)})")
 
-    emit(data, render)
+    emit_verdict(data, report, render)
