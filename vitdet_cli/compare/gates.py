@@ -16,8 +16,9 @@ Two gate sets:
   whole-range errors, unmatched confident detections). With ``--data`` the mAP difference alone
   decides; the tensor and detection findings are reported as advisories.
 
-The source document's OM run (atc's default fp16 mode: top score 0.3390 against PyTorch's
-0.3466, "basically as expected") passes ``fp16`` (0.0076 ≤ 0.02) and would fail ``fp32``.
+The source document's OM run (top score 0.3390 against PyTorch's 0.3466, "basically as
+expected"; its atc precision mode is not recorded, the difference is fp16-sized) passes
+``fp16`` (0.0076 ≤ 0.02) and fails ``fp32``.
 """
 
 from __future__ import annotations
