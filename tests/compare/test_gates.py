@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from vitdet_cli.artifacts.atc_meta import FULL_PRECISION
 from vitdet_cli.artifacts.layout import STAGES
 from vitdet_cli.compare.api import CompareReport
 from vitdet_cli.compare.detections import DetSet, detection_parity
@@ -44,7 +45,8 @@ class FakeArtifacts:
         self.modes = modes
 
     def atc_meta(self, stage: str):
-        return SimpleNamespace(precision_mode=self.modes.get(stage, "must_keep_origin_dtype"))
+        mode = self.modes.get(stage, "must_keep_origin_dtype")
+        return SimpleNamespace(precision_mode=mode, keeps_fp32=mode in FULL_PRECISION)
 
 
 def test_gate_set_follows_atc_precision() -> None:

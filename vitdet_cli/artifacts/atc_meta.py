@@ -16,6 +16,8 @@ from vitdet_cli.metafile import read_meta
 
 SCHEMA_VERSION = 1
 ATC_META_NAME = "atc_meta.json"
+FULL_PRECISION = frozenset({"must_keep_origin_dtype", "force_fp32", "origin"})
+"""Precision modes that never lower fp32 ops (every other mode may compute in fp16/bf16)."""
 _HINT = "run `vitdet atc --artifacts DIR` to (re)compile the stage"
 
 
@@ -70,6 +72,11 @@ class AtcMeta:
     atc_version: Optional[str]
     created: str
     schema_version: int = SCHEMA_VERSION
+
+    @property
+    def keeps_fp32(self) -> bool:
+        """Whether atc kept every fp32 op in fp32 (see :data:`FULL_PRECISION`)."""
+        return self.precision_mode in FULL_PRECISION
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

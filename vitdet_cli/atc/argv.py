@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional, Sequence
 
+from vitdet_cli.artifacts.atc_meta import FULL_PRECISION
 from vitdet_cli.artifacts.meta import GraphMeta, TensorSpec
 from vitdet_cli.errors import VitdetError
 
@@ -27,9 +28,9 @@ PRECISION_MODES_V2 = ("origin", "cube_fp16in_fp32out", "fp16", "mixed_float16", 
 """Values of ``--precision_mode_v2`` (documented since CANN 7.0)."""
 DEFAULT_PRECISION = "must_keep_origin_dtype"
 """fp16 modes collapsed a ViT+FPN encoder on a 910B3 (CANN 8.5); only this mode kept accuracy."""
-FULL_PRECISION = frozenset({"must_keep_origin_dtype", "force_fp32", "origin"})
-"""Modes that never lower fp32 ops; atc documents that ``--keep_dtype`` has no effect with
-``must_keep_origin_dtype`` / ``origin``, so it is not passed with them."""
+# FULL_PRECISION: the modes that never lower fp32 ops (artifacts.atc_meta, where compare reads
+# it too); atc documents that ``--keep_dtype`` has no effect with ``must_keep_origin_dtype`` /
+# ``origin``, so it is not passed with them.
 KEEP_FP32_OP_TYPES = ("LayerNorm", "SoftmaxV2")
 """Ascend IR op types kept at their original (fp32) precision under a lowering mode.
 

@@ -28,7 +28,6 @@ from typing import Optional
 
 from vitdet_cli.artifacts import Artifacts
 from vitdet_cli.artifacts.layout import STAGES
-from vitdet_cli.atc.argv import FULL_PRECISION
 
 
 @dataclass(frozen=True)
@@ -99,8 +98,9 @@ def gates_for(artifacts: Artifacts, backend: str) -> GateSet:
     have lowered (the loosest stage decides), else ``fp32``."""
     if backend != "om":
         return FP32.with_reason(f"{backend} runs the exported fp32 graphs")
-    modes = {stage: artifacts.atc_meta(stage).precision_mode for stage in STAGES}
-    lowered = {s: m for s, m in modes.items() if m not in FULL_PRECISION}
+    metas = {stage: artifacts.atc_meta(stage) for stage in STAGES}
+    modes = {stage: meta.precision_mode for stage, meta in metas.items()}
+    lowered = {s: modes[s] for s, meta in metas.items() if not meta.keeps_fp32}
     if not lowered:
         mode = ", ".join(sorted(set(modes.values())))
         return FP32.with_reason(f"atc kept fp32 on every stage ({mode}, atc_meta.json)")
