@@ -265,19 +265,24 @@ def compare_runs(
     """
     artifacts = Artifacts.of(artifacts)
     gates = gates_for(artifacts, run_a.backend)
-    names = (run_a.backend, reference)
     options = dict(reference_options or {})
     device = None
     if reference in PYTORCH_REFERENCES:
         from vitdet_cli.compare.reference import reference_device
 
         device = options["device"] = reference_device(options.get("device", "cpu"))
+    report = CompareReport((run_a.backend, reference), gates=gates)
+    report.tensor_reference = "torch" if reference == REFERENCE else reference
+    report.reference = {
+        "name": reference,
+        "device": device,
+        "checkpoint": {**artifacts.checkpoint, **_path(options.get("checkpoint"))},
+    }
     pictures = None
     if out is not None:
         pictures = PictureWriter(Path(out) / "compare", run_a.images[:PICTURES])
-        pictures.draw = _side_by_side(run_a, names)
-    staged_name = "torch" if reference == REFERENCE else reference
-    ref_model = StagedModel(artifacts, get_backend(staged_name, **options))
+        pictures.draw = _side_by_side(run_a, report.names)
+    ref_model = StagedModel(artifacts, get_backend(report.tensor_reference, **options))
     with ref_model, discard_on_error(pictures):
         if reference == REFERENCE:
             from vitdet_cli.compare.reference import MmdetReference, run_reference
@@ -289,15 +294,34 @@ def compare_runs(
                 ref_model, run_a.images, score_thr, dedup, 0, 1, on_image=on_image,
                 on_result=pictures,
             )  # fmt: skip
-        tensors = []
         if run_a.results and run_a.results[0].tensors:
-            tensors = stage_tensor_parity(run_a.results[0].tensors, ref_model, gates.tensor_atol)
-    report = CompareReport(names, tensors, gates=gates, tensor_reference=staged_name)
-    report.reference = {
-        "name": reference,
-        "device": device,
-        "checkpoint": artifacts.checkpoint,
-    }
+            recorded = run_a.results[0].tensors
+            report.tensors = stage_tensor_parity(recorded, ref_model, gates.tensor_atol)
+    _judge_images(report, run_a, res_b, score_thr, dedup, device)
+    if ann_file is not None:
+        report.coco = coco_delta(ann_file, run_a.images, run_a.results, res_b, gates.map_max_points)
+    if pictures is not None:
+        report.pictures = list(pictures.saved)
+        report.report_file = write_json_atomic(
+            Path(out) / "compare.json", report.to_dict(), indent=2
+        )
+        pictures.raise_failure(report.report_file)
+    return report
+
+
+def _path(checkpoint) -> dict:
+    return {"path": str(checkpoint)} if checkpoint else {}
+
+
+def _judge_images(
+    report: CompareReport,
+    run_a: InferRun,
+    res_b: Sequence[StagedResult],
+    score_thr: Optional[float],
+    dedup: str,
+    device: Optional[str],
+) -> None:
+    """Per image: our block and the document's (with a PyTorch ``device``); then the summary."""
     per_image = []
     for path, a, b in zip(run_a.images, run_a.results, res_b):
         det_a, det_b = DetSet.from_host_result(a.result), DetSet.from_host_result(b.result)
@@ -308,7 +332,7 @@ def compare_runs(
             class_names=run_a.class_names,
             dedup_policy=dedup,
             score_thr=score_thr,
-            **gates.parity_kw(score_thr),
+            **report.gates.parity_kw(score_thr),
         )
         document = dict(DISABLED)
         if device is not None:
@@ -316,15 +340,6 @@ def compare_runs(
         report.images.append({"file": path.name, "compare_with_pytorch": document, **block})
         per_image.append(block["parity"])
     report.summary = aggregate_parity(per_image)
-    if ann_file is not None:
-        report.coco = coco_delta(ann_file, run_a.images, run_a.results, res_b, gates.map_max_points)
-    if pictures is not None:
-        report.pictures = list(pictures.saved)
-        report.report_file = write_json_atomic(
-            Path(out) / "compare.json", report.to_dict(), indent=2
-        )
-        pictures.raise_failure(report.report_file)
-    return report
 
 
 def _side_by_side(run_a: InferRun, names: tuple[str, str]):
