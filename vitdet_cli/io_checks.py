@@ -57,8 +57,12 @@ def fit_name(stem: str, suffix: str, limit: int = DEFAULT_NAME_MAX) -> str:
     return stem + suffix
 
 
-def prepare_out_dir(path: str | os.PathLike, option: str = "--out") -> Path:
-    """Make ``path`` (a folder) if needed and prove it writable, before any work is done."""
+def prepare_out_dir(
+    path: str | os.PathLike, option: str = "--out", create: bool = True
+) -> Path:
+    """Prove ``path`` (a folder) usable before any work is done: make it if needed and write a
+    probe file there. With ``create=False`` a missing folder is not made; its nearest existing
+    parent is probed instead, so a run refused later leaves no empty folder behind."""
     out = Path(path)
     if out.exists() and not out.is_dir():
         raise VitdetError(
@@ -67,13 +71,20 @@ def prepare_out_dir(path: str | os.PathLike, option: str = "--out") -> Path:
             code="out_not_dir",
             exit_code=2,
         )
+    probe_dir = out
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".vitdet-write-test.", dir=out)
+        if create:
+            out.mkdir(parents=True, exist_ok=True)
+        else:
+            while not probe_dir.exists() and probe_dir != probe_dir.parent:
+                probe_dir = probe_dir.parent
+            if not probe_dir.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, "not a folder", str(probe_dir))
+        fd, probe = tempfile.mkstemp(prefix=".vitdet-write-test.", dir=probe_dir)
         os.close(fd)
         os.unlink(probe)
     except OSError as err:
-        bad = os_error(err, err.filename or out)
+        bad = os_error(err, err.filename or probe_dir)
         raise VitdetError(
             f"{option} {out} is not usable: {bad.message}",
             hint=bad.hint,

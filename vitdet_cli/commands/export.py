@@ -38,7 +38,7 @@ def command(
     from vitdet_cli.report.console import spinner
     from vitdet_cli.report.export_table import export_lint_table, export_parity_table
 
-    prepare_out_dir(out)
+    prepare_out_dir(out, create=False)  # export makes the folder only once the inputs are good
     with spinner("exporting stages") as step:
         result = export_artifacts(
             checkpoint, config, out, stages or None, opset, sample, on_step=step
