@@ -4,7 +4,8 @@ Graphs come from the opened (verified) :class:`Artifacts`, like the ONNX Runtime
 their inputs/outputs are checked against the meta on load. Each graph is compiled once per open;
 the compiled model is cached under ``<cache>/openvino/<key>/`` (``$VITDET_CACHE_DIR`` or
 ``~/.cache/vitdet``), where the key is the sha256 of the stage's sealed files: OpenVINO keys a
-model file by its path alone, so a re-export into the same folder must not find the old blob.
+model file by its path (2026.4: path, size and mtime), so a re-export copied in with its times
+kept would otherwise load the old graph's blob.
 
 Precision is f32 unless asked otherwise: the CPU plugin picks bf16 by itself on CPUs that have
 it, and bf16 on every stage was measured not faithful (issue 17). OpenVINO offers no switch for
