@@ -25,6 +25,15 @@ def test_listed_and_parsed_with_the_others():
     assert parse_backends(["onnxruntime,openvino", "torch"]) == ["onnxruntime", "openvino", "torch"]
 
 
+@pytest.mark.parametrize("command", ["infer", "eval", "bench", "compare", "demo"])
+def test_commands_name_the_backends(cli, command):
+    out = cli(command, "--help").output
+    listed = [n for n in BACKENDS if n in out]
+    assert "openvino" in listed
+    if command in ("infer", "eval", "bench"):
+        assert set(listed) == set(BACKENDS)
+
+
 def test_exact_precision_no_pinning_and_the_cache_by_default(tmp_path, monkeypatch):
     ov = pytest.importorskip("openvino")
     import openvino.properties as props

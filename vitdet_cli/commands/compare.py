@@ -31,7 +31,9 @@ def command(
     ),
     images: Optional[Path] = typer.Option(None, "--images", help="Image folder of --data."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Use the first N images of --data."),
-    backend: str = typer.Option("onnxruntime", "--backend", help="Backend under test."),
+    backend: str = typer.Option(
+        "onnxruntime", "--backend", help="Backend under test: onnxruntime | openvino | om."
+    ),
     reference: str = typer.Option("torch", "--reference", help="Reference backend."),
     score_thr: float = ScoreThrOption,
     dedup: str = DedupOption,
