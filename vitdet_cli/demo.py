@@ -40,6 +40,7 @@ class DemoResult:
             "export": {"out": str(self.export.out), "ok": self.export.ok},
             "infer": {
                 "backend": self.infer.backend,
+                "backend_info": self.infer.backend_info,
                 "images": len(self.infer.images),
                 "pictures": [str(p) for p in self.infer.pictures],
                 "timing": self.infer.stats.to_dict(),
@@ -141,8 +142,10 @@ def run_demo(
         results, stats = run_images(
             model, val, 0.05, "none", warmup=1, repeat=1, record=True, on_result=drawn
         )
-    run = InferRun(backend, val, results, stats, model.class_names)
-    shown = InferRun(run.backend, val[:pictures], results[:pictures], stats, run.class_names)
+        info = model.backend_info()
+    run = InferRun(backend, val, results, stats, model.class_names, backend_info=info)
+    shown = InferRun(run.backend, val[:pictures], results[:pictures], stats, run.class_names,
+                     backend_info=info)  # fmt: skip
     write_outputs(shown, work / "infer", drawn)
     seconds["infer"] = time.monotonic() - t0
 

@@ -152,3 +152,21 @@ def test_infer_cli_without_openvino_says_so(cli, exported, tmp_path, monkeypatch
     assert result.exit_code == 1
     assert "backend 'openvino' is not usable here" in result.output
     assert "pip install openvino" in result.output and "Traceback" not in result.output
+
+
+def test_bench_row_reports_device_precision_and_cache(ov, exported, tmp_path):
+    import cv2
+
+    from vitdet_cli.bench.worker import measure
+    from vitdet_cli.export.api import sample_image
+
+    img = tmp_path / "im.png"
+    cv2.imwrite(str(img), sample_image(None, 200))
+    options = {"cache_dir": tmp_path / "cache"}
+    first = measure(exported[0], "openvino", [img], 0, 1, options)
+    again = measure(exported[0], "openvino", [img], 0, 1, options)
+    graphs = {"backbone/model", "rpn/model", "roi/bbox", "roi/mask"}
+    assert set(first["backend_info"]) == graphs and first["peak_mb"] > 0
+    for row, cached in ((first, False), (again, True)):
+        for info in row["backend_info"].values():
+            assert info == {"device": "CPU", "precision": "f32", "from_cache": cached}

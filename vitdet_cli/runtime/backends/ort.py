@@ -43,6 +43,9 @@ class OrtSession(StageSession):
     def close(self) -> None:
         self._session = None
 
+    def info(self) -> dict:
+        return {"device": device_of(self.providers), "providers": self.providers}
+
 
 class OrtBackend(Backend):
     """Runs the exported ONNX graphs.
@@ -99,9 +102,7 @@ class OrtBackend(Backend):
 
 def _specs(args) -> list[TensorSpec]:
     """ONNX Runtime's ``NodeArg`` list as specs (a symbolic dim stays a string: never equal)."""
-    return [
-        TensorSpec(a.name, tuple(a.shape), ORT_DTYPES.get(a.type, a.type)) for a in args
-    ]
+    return [TensorSpec(a.name, tuple(a.shape), ORT_DTYPES.get(a.type, a.type)) for a in args]
 
 
 def session_options(ort, threads: int = 0):

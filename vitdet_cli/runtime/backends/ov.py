@@ -63,6 +63,9 @@ class OvSession(StageSession):
         self._request = None
         self._compiled = None
 
+    def info(self) -> dict:
+        return {"device": self.device, "precision": self.precision, "from_cache": self.from_cache}
+
 
 class OpenVinoBackend(Backend):
     """Runs the exported ONNX graphs with OpenVINO on the CPU.
