@@ -47,7 +47,7 @@ def test_openvino_matches_onnxruntime_per_stage_and_in_detections(ov, exported, 
         ref = ort_model(image, record=True)
     with StagedModel(art, _backend(tmp_path)) as ov_model:
         got = ov_model(image)
-        assert {(s.device, s.precision) for s in ov_model.sessions.values()} == {("CPU", "f32")}
+        assert {(s.device, s.precision) for s in ov_model.sessions.values()} == {("cpu", "f32")}
         assert set(ref.tensors) == set(ov_model.sessions)
         for key, (feeds, outs) in ref.tensors.items():  # identical inputs, stage by stage
             for name, want, have in zip(
@@ -169,4 +169,4 @@ def test_bench_row_reports_device_precision_and_cache(ov, exported, tmp_path):
     assert set(first["backend_info"]) == graphs and first["peak_mb"] > 0
     for row, cached in ((first, False), (again, True)):
         for info in row["backend_info"].values():
-            assert info == {"device": "CPU", "precision": "f32", "from_cache": cached}
+            assert info == {"device": "cpu", "precision": "f32", "from_cache": cached}

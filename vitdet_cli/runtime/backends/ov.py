@@ -37,7 +37,7 @@ class OvSession(StageSession):
     """One compiled model and its infer request.
 
     Attributes:
-        device: where OpenVINO runs it (``CPU``).
+        device: where OpenVINO runs it (``cpu``, as ONNX Runtime's sessions say it).
         precision: the inference precision the compiled model reports (``f32``).
         from_cache: whether OpenVINO loaded it from the model cache instead of compiling.
     """
@@ -46,7 +46,7 @@ class OvSession(StageSession):
         super().__init__(stage, graph, meta)
         self._compiled = compiled
         self._request = compiled.create_infer_request()
-        self.device = ",".join(compiled.get_property("EXECUTION_DEVICES"))
+        self.device = ",".join(compiled.get_property("EXECUTION_DEVICES")).lower()
         self.precision = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
         self.from_cache = bool(compiled.get_property("LOADED_FROM_CACHE"))
 
