@@ -28,9 +28,11 @@ SETTINGS = {
     "arena only": (True, False, False),
     "neither": (False, False, False),
     "shared arena": (True, True, True),
+    "as shipped": None,  # session_options as vitdet_cli sets them
 }
 """name → (enable_cpu_mem_arena, enable_mem_pattern, one arena for all sessions: registered
-in ONNX Runtime's environment, grown by what is asked rather than to the next power of two)."""
+in ONNX Runtime's environment, grown by what is asked rather than to the next power of two),
+the same for every stage's session; or None: what ``runtime/backends/ort.py`` does."""
 
 
 def _status_mb(field: str) -> float:
@@ -53,7 +55,7 @@ def child(artifacts: Path, img: Path, setting: str, repeat: int) -> dict:
     from vitdet_cli.runtime.infer import run_images
     from vitdet_cli.runtime.staged import StagedModel
 
-    arena, pattern, shared = SETTINGS[setting]
+    arena, pattern, shared = SETTINGS[setting] or (None, None, False)
     plain = ort.session_options
     if shared:
         import onnxruntime as rt
@@ -63,7 +65,7 @@ def child(artifacts: Path, img: Path, setting: str, repeat: int) -> dict:
         # max_mem 0 (no limit), extend strategy 1 (kSameAsRequested), defaults for the rest
         rt.create_and_register_allocator(cpu, rt.OrtArenaCfg(0, 1, -1, -1))
 
-    def options(module, threads=0):
+    def options(module, threads=0, **_ignored):
         opts = plain(module, threads)
         opts.enable_cpu_mem_arena = arena
         opts.enable_mem_pattern = pattern
@@ -71,7 +73,8 @@ def child(artifacts: Path, img: Path, setting: str, repeat: int) -> dict:
             opts.add_session_config_entry("session.use_env_allocators", "1")
         return opts
 
-    ort.session_options = options
+    if SETTINGS[setting] is not None:
+        ort.session_options = options
     with StagedModel(artifacts, get_backend("onnxruntime", device="cpu")) as model:
         loaded = _status_mb("VmRSS")
         run_images(model, [img], None, "none", warmup=1, repeat=0)
