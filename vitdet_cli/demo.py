@@ -1,7 +1,8 @@
 """``vitdet demo``: the whole pipeline on the built-in synthetic dataset, on the CPU.
 
-make data → train vit-tiny → evaluate → export the three stages → infer with ONNX Runtime on
-held-out images → compare with PyTorch (tensors, detections, mAP of both) → one summary.
+make data → train vit-tiny → evaluate → export the three stages → infer with ONNX Runtime (or
+``backend``: OpenVINO) on held-out images → compare with PyTorch (tensors, detections, mAP of
+both) → one summary.
 Re-running continues: a finished training is reused, an interrupted one resumes.
 """
 
@@ -38,6 +39,8 @@ class DemoResult:
             "train": self.train.to_dict(),
             "export": {"out": str(self.export.out), "ok": self.export.ok},
             "infer": {
+                "backend": self.infer.backend,
+                "backend_info": self.infer.backend_info,
                 "images": len(self.infer.images),
                 "pictures": [str(p) for p in self.infer.pictures],
                 "timing": self.infer.stats.to_dict(),
@@ -89,6 +92,7 @@ def run_demo(
     pictures: int = 8,
     overrides=(),
     on_step: Optional[Callable[[str], None]] = None,
+    backend: str = "onnxruntime",
 ) -> DemoResult:
     """Run every step; see the module docstring."""
     from vitdet_cli.artifacts import Artifacts
@@ -107,6 +111,7 @@ def run_demo(
     from vitdet_cli.runtime.staged import StagedModel
 
     step = on_step or (lambda _s: None)
+    deployed = get_backend(backend)  # an unknown or unusable backend fails before training
     work = Path(work_dir)
     seconds: dict[str, float] = {}
     exp = load_config(Path(config), list(overrides))
@@ -132,13 +137,15 @@ def run_demo(
     t0 = time.monotonic()
     step("infer")
     drawn = PictureWriter(work / "infer" / "vis", val[:pictures])
-    with StagedModel(artifacts, get_backend("onnxruntime")) as model:
+    with StagedModel(artifacts, deployed) as model:
         drawn.draw = picture_of(model.class_names)
         results, stats = run_images(
             model, val, 0.05, "none", warmup=1, repeat=1, record=True, on_result=drawn
         )
-    run = InferRun("onnxruntime", val, results, stats, model.class_names)
-    shown = InferRun(run.backend, val[:pictures], results[:pictures], stats, run.class_names)
+        info = model.backend_info()
+    run = InferRun(backend, val, results, stats, model.class_names, backend_info=info)
+    shown = InferRun(run.backend, val[:pictures], results[:pictures], stats, run.class_names,
+                     backend_info=info)  # fmt: skip
     write_outputs(shown, work / "infer", drawn)
     seconds["infer"] = time.monotonic() - t0
 

@@ -21,6 +21,7 @@ RUNTIME = [
     "vitdet_cli.runtime.infer",
     "vitdet_cli.runtime.backends",
     "vitdet_cli.runtime.backends.ort",
+    "vitdet_cli.runtime.backends.ov",
     "vitdet_cli.runtime.backends.om",
 ]
 ARTIFACTS = [

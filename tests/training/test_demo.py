@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import pytest
@@ -24,12 +25,22 @@ def test_demo_runs_every_step_and_reuses_the_training(cli_json, tiny_overrides, 
     summary = json.loads((work / "demo_summary.json").read_text())
     assert summary["export"]["ok"]
 
-    result, again = cli_json("demo", "--work-dir", str(work), *sets)
+    # the reused run deployed on OpenVINO when it is installed (CI installs it: the dev extra)
+    deployed = "openvino" if importlib.util.find_spec("openvino") else "onnxruntime"
+    result, again = cli_json("demo", "--work-dir", str(work), *sets, "--backend", deployed)
     assert result.exit_code == 0, result.output
-    assert not again["trained_now"]
+    assert not again["trained_now"] and again["infer"]["backend"] == deployed
+    assert again["compare"]["passed"]
 
     # another config: the old run is moved aside, never resumed with the new settings
     result, changed = cli_json("demo", "--work-dir", str(work), *sets, "--set", "train.lr=1e-4")
     assert result.exit_code == 0, result.output
     assert changed["trained_now"] and changed["train"]["resumed_from"] is None
     assert (work / "train.previous" / "iter_3.pth").is_file()
+
+
+def test_demo_refuses_an_unknown_backend_before_training(cli, tmp_path):
+    result = cli("demo", "--work-dir", str(tmp_path / "demo"), "--backend", "tensorrt")
+    assert result.exit_code == 2
+    assert "unknown backend 'tensorrt'" in result.output
+    assert not (tmp_path / "demo" / "train").exists()

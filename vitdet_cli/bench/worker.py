@@ -1,9 +1,9 @@
 """One backend's bench, run as ``python -m vitdet_cli.bench.worker``; prints one JSON line.
 
 Everything else the process prints (libraries included) goes to stderr, so stdout holds only
-the result: ``{"backend", "ok": true, "timing", "median_ms", "p90_ms", "img_per_s", "peak_mb",
-"bbox_map", "segm_map", "coco", "images"}`` or ``{"backend", "ok": false, "error", "hint",
-"code"}`` (exit status 1).
+the result: ``{"backend", "ok": true, "backend_info", "timing", "median_ms", "p90_ms",
+"img_per_s", "peak_mb", "bbox_map", "segm_map", "coco", "images"}`` or ``{"backend", "ok":
+false, "error", "hint", "code"}`` (exit status 1).
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ def measure(
     row: dict = {"backend": backend, "ok": True, "images": len(images)}
     with StagedModel(artifacts, get_backend(backend, **(options or {}))) as model:
         _, stats = run_images(model, images, None, "none", warmup, repeat)
+        row["backend_info"] = model.backend_info()
         if ann_file is not None:
             from vitdet_cli.compare.api import dataset_images
             from vitdet_cli.evaluation.staged import evaluate_model

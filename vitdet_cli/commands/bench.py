@@ -38,7 +38,9 @@ def _render(report) -> None:
 def command(
     artifacts: Path = ArtifactsOption,
     backends: List[str] = typer.Option(
-        ["onnxruntime,torch,om"], "--backends", help="Comma list (or repeat the option)."
+        ["onnxruntime,openvino,torch,om"],
+        "--backends",
+        help="Comma list (or repeat the option) of onnxruntime, openvino, torch, om.",
     ),
     img: Optional[Path] = typer.Option(None, "--img", help="An image file or a folder to time."),
     data: Optional[Path] = typer.Option(None, "--data", help="COCO annotation JSON: add mAP."),

@@ -35,12 +35,14 @@ def command(
     ),
     images: Optional[Path] = typer.Option(None, "--images", help="Image folder of --data."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Use the first N images of --data."),
-    backend: str = typer.Option("onnxruntime", "--backend", help="Backend under test."),
+    backend: str = typer.Option(
+        "onnxruntime", "--backend", help="Backend under test: onnxruntime | openvino | om."
+    ),
     reference: str = typer.Option(
         "mmdet",
         "--reference",
         help="mmdet: the trained model as MMDetection runs it (default); torch | onnxruntime | "
-        "om: that backend's stage graphs with the same host code.",
+        "openvino | om: that backend's stage graphs with the same host code.",
     ),
     reference_device: str = ReferenceDeviceOption,
     checkpoint: Optional[Path] = CheckpointOption,

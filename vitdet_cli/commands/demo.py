@@ -17,6 +17,9 @@ def command(
         None, "--config", help="Demo config (default: configs/vitdet_tiny_shapes.yaml)."
     ),
     retrain: bool = typer.Option(False, "--retrain", help="Train again even if a run finished."),
+    backend: str = typer.Option(
+        "onnxruntime", "--backend", help="Deployed side: onnxruntime | openvino."
+    ),
     overrides: Optional[List[str]] = SetOption,
     json_output: bool = JsonOption,
 ) -> None:
@@ -34,7 +37,7 @@ def command(
         out.rule(f"[bold]{name}[/bold]")
 
     result = run_demo(work_dir, config or DEMO_CONFIG, retrain, overrides=overrides or [],
-                      on_step=on_step)  # fmt: skip
+                      on_step=on_step, backend=backend)  # fmt: skip
     emit(result.to_dict(), lambda: render_summary(result))
     if not result.compare.passed:
         raise VitdetError(
@@ -60,16 +63,19 @@ def render_summary(result) -> None:
     )
     if result.compare.coco:
         console.print(coco_delta_text(result.compare.coco))
-    console.print(detection_parity_table(result.compare.summary, "ONNX Runtime vs PyTorch"))
-    console.print(timing_table(result.infer.stats, title="ONNX Runtime per image (ms)"))
+    deployed = {"onnxruntime": "ONNX Runtime", "openvino": "OpenVINO"}.get(
+        result.infer.backend, result.infer.backend
+    )
+    console.print(detection_parity_table(result.compare.summary, f"{deployed} vs PyTorch"))
+    console.print(timing_table(result.infer.stats, title=f"{deployed} per image (ms)"))
     steps = Table(title="Steps")
     steps.add_column("step")
     steps.add_column("seconds", justify="right")
     for name, sec in result.seconds.items():
         steps.add_row(name, f"{sec:.1f}")
     console.print(steps)
-    console.print(f"pictures: {result.work_dir / 'infer' / 'vis'}  "
-                  f"(ORT | PyTorch side by side: {result.work_dir / 'compare'})")  # fmt: skip
+    side_by_side = f"{deployed} | PyTorch side by side: {result.work_dir / 'compare'}"
+    console.print(f"pictures: {result.work_dir / 'infer' / 'vis'}  ({side_by_side})")
     console.print(f"curves:   {train.curves}")
     console.print(f"report:   {result.compare.report_file}")
     console.print(f"summary:  {result.work_dir / 'demo_summary.json'}")

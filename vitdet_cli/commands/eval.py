@@ -73,7 +73,7 @@ def command(
     data: Optional[Path] = typer.Option(None, "--data", help="COCO annotation JSON."),
     images: Optional[Path] = typer.Option(None, "--images", help="Image folder of --data."),
     backend: Optional[List[str]] = typer.Option(
-        None, "--backend", help="onnxruntime | torch | om; repeatable or a comma list."
+        None, "--backend", help="onnxruntime | openvino | torch | om; repeatable or a comma list."
     ),
     limit: Optional[int] = typer.Option(None, "--limit", help="Use the first N images."),
     device: str = typer.Option("cpu", "--device", help="Torch device for --checkpoint."),

@@ -15,7 +15,9 @@ from vitdet_cli.commands._common import (
 )
 from vitdet_cli.report.console import console, emit
 
-BackendOption = typer.Option("onnxruntime", "--backend", help="onnxruntime | om | torch.")
+BackendOption = typer.Option(
+    "onnxruntime", "--backend", help="onnxruntime | openvino | om | torch."
+)
 ArtifactsOption = typer.Option(..., "--artifacts", help="The --out directory of `vitdet export`.")
 ScoreThrOption = typer.Option(0.05, "--score-thr", help="Keep detections scoring at least this.")
 DedupOption = typer.Option("none", "--dedup", help="none | keep_top1_per_label.")

@@ -10,19 +10,13 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from vitdet_cli.cache_dir import cache_root  # noqa: F401 - re-exported for the builders
+
 MMCV_VERSION = "2.1.0"
 # sha256 of the PyPI sdist; a different file is refused.
 SDIST_SHA256 = {"2.1.0": "d387bcab66b467479b6660310e23746cfc79c6e57acf04094680adb499a5cd3f"}
 TARGETS = ("cpu", "cuda", "npu")
 TARGET_ENV = {"cpu": {}, "cuda": {"FORCE_CUDA": "1"}, "npu": {"FORCE_NPU": "1"}}
-
-
-def cache_root() -> Path:
-    """``$VITDET_CACHE_DIR`` or ``$XDG_CACHE_HOME/vitdet`` or ``~/.cache/vitdet``."""
-    if os.environ.get("VITDET_CACHE_DIR"):
-        return Path(os.environ["VITDET_CACHE_DIR"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "vitdet"
 
 
 def python_tag() -> str:

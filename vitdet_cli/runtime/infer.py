@@ -36,6 +36,8 @@ class InferRun:
     pictures: list[Path] = field(default_factory=list)
     results_file: Optional[Path] = None
     artifacts: Optional[Artifacts] = None
+    backend_info: dict = field(default_factory=dict)
+    """Per graph, what the backend ran it on (:meth:`StagedModel.backend_info`)."""
 
 
 def detections_json(
@@ -117,7 +119,9 @@ def infer(
         results, stats = run_images(
             model, images, score_thr, dedup, warmup, repeat, record, on_image, pictures
         )
+        info = model.backend_info()
     run = InferRun(backend, images, results, stats, model.class_names, artifacts=art)
+    run.backend_info = info
     if out is not None:
         write_outputs(run, Path(out), pictures)
     return run

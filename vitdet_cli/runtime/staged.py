@@ -80,6 +80,10 @@ class StagedModel:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def backend_info(self) -> dict[str, dict]:
+        """``{"<stage>/<graph>": session info}`` of the open sessions (device, precision, ...)."""
+        return {f"{stage}/{graph}": s.info() for (stage, graph), s in self.sessions.items()}
+
     def roi_batch(self, graph: str) -> int:
         return self.metas["roi"].graphs[graph].inputs[-1].shape[0]
 

@@ -1,8 +1,9 @@
 """Stage backends behind one interface; each is imported only when asked for.
 
 ``torch`` runs the stage modules of the trained model eagerly (the reference, needs torch, mmcv
-and mmdet); ``onnxruntime`` runs the exported ONNX graphs (CPU, CUDA when present); ``om`` runs
-the Ascend OM files compiled by ``vitdet atc`` (ais_bench, else pyACL).
+and mmdet); ``onnxruntime`` runs the exported ONNX graphs (CPU, CUDA when present); ``openvino``
+compiles the same graphs with OpenVINO for the CPU (f32, cached); ``om`` runs the Ascend OM files
+compiled by ``vitdet atc`` (ais_bench, else pyACL).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from vitdet_cli.runtime.backends.base import Backend, StageSession, as_outputs
 BACKENDS = {
     "torch": ("vitdet_cli.runtime.backends.torch_stages", "TorchBackend"),
     "onnxruntime": ("vitdet_cli.runtime.backends.ort", "OrtBackend"),
+    "openvino": ("vitdet_cli.runtime.backends.ov", "OpenVinoBackend"),
     "om": ("vitdet_cli.runtime.backends.om", "OmBackend"),
 }
 

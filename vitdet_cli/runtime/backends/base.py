@@ -40,6 +40,10 @@ class StageSession(abc.ABC):
         """Release what the session holds (device memory, model handles). Idempotent."""
         return None
 
+    def info(self) -> dict:
+        """What the graph runs on, JSON-ready (device, precision, ...); may be empty."""
+        return {}
+
     def check_feeds(self, feeds: Mapping[str, np.ndarray]) -> None:
         """Raise a clear error when feeds do not match the graph's static inputs."""
         for spec in self.meta.inputs:
