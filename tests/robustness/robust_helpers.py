@@ -82,6 +82,9 @@ class FakeModel:
     def __enter__(self):
         return self
 
+    def backend_info(self) -> dict:
+        return {}
+
     def __exit__(self, *exc) -> None:
         return None
 
