@@ -116,8 +116,13 @@ def _preflight(choice: targetlib.TargetChoice) -> None:
             )
 
 
-def plan(target: str = "auto", mmcv_version: str = MMCV_VERSION) -> BuildPlan:
-    choice = resolve_target(target)
+def plan(
+    target: str = "auto",
+    mmcv_version: str = MMCV_VERSION,
+    choice: Optional[targetlib.TargetChoice] = None,
+) -> BuildPlan:
+    """What a build of ``target`` would do; ``choice`` skips resolving the target again."""
+    choice = choice or resolve_target(target)
     target = choice.target
     selected = patchlib.select_patches(mmcv_version, target)
     spec = make_spec(target, patchlib.patch_hash(selected), mmcv_version)
@@ -357,9 +362,10 @@ def build_mmcv(
 ) -> BuildResult:
     """Build (or reuse) the mmcv wheel for ``target``, install it and verify its ops."""
     start = time.monotonic()
-    key = plan(target).spec.key
+    choice = resolve_target(target)  # once: it runs `nvcc --version` and probes the GPUs
+    key = plan(choice=choice).spec.key
     with build_lock(key):
-        p = plan(target)  # again: a build we waited for may have filled the cache
+        p = plan(choice=choice)  # again: a build we waited for may have filled the cache
         return _build_locked(p, force, install_wheel, start)
 
 
