@@ -27,6 +27,7 @@ LAYERS = [  # lowest first
     ("core", {"model", "runtime", "mmcv_build"}),
     ("scoring", {"evaluation"}),
     ("pipelines", {"export", "atc", "training", "compare", "bench"}),
+    ("tuning", {"tune"}),
     ("demo", {"demo"}),
     ("commands", {"commands"}),
     ("app", {"app"}),

@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Any, Iterable, Optional
 
 from vitdet_cli.artifacts.atc_meta import ATC_META_NAME, AtcMeta, read_atc_meta
-from vitdet_cli.artifacts.layout import MANIFEST, MODEL_CONFIG, STAGES, atc_rel, export_rel, inside
+from vitdet_cli.artifacts.layout import (
+    MANIFEST,
+    MODEL_CONFIG,
+    STAGES,
+    TUNING,
+    atc_rel,
+    export_rel,
+    inside,
+)
 from vitdet_cli.artifacts.manifest import (
     FileCheck,
     Manifest,
@@ -24,6 +32,7 @@ from vitdet_cli.artifacts.manifest import (
 )
 from vitdet_cli.artifacts.meta import META_NAME, GraphMeta, StageMeta, read_stage_meta
 from vitdet_cli.artifacts.model_config import ModelConfig, read_model_config
+from vitdet_cli.artifacts.tuning import Tuning, read_tuning
 from vitdet_cli.artifacts.validate import check_stage_meta
 from vitdet_cli.errors import VitdetError
 
@@ -35,6 +44,7 @@ class Artifacts:
         root: the folder.
         manifest: its :class:`Manifest`.
         metas: stage → :class:`StageMeta`, for the stages the folder holds.
+        tuning: the per-stage runtime choice of ``vitdet tune`` (``tune/tuning.json``), or None.
         checks: the per-file rows of the last verification (empty when opened unverified).
     """
 
@@ -44,6 +54,7 @@ class Artifacts:
         self.metas: dict[str, StageMeta] = {}
         self.checks: list[FileCheck] = []
         self._atc: dict[str, AtcMeta] = {}
+        self.tuning: Optional[Tuning] = None
 
     @classmethod
     def open(cls, root: str | Path, verify: bool = True) -> "Artifacts":
@@ -66,6 +77,8 @@ class Artifacts:
             if rel in art.manifest.files:
                 art.metas[stage] = art._stage_meta(stage, rel)
         art._check_shared()
+        if TUNING in art.manifest.files:
+            art.tuning = read_tuning(art.path(TUNING))
         return art
 
     def _check_shared(self) -> None:
@@ -168,6 +181,25 @@ class Artifacts:
     def model_config(self) -> ModelConfig:
         """The resolved model config (data; nothing is executed)."""
         return read_model_config(self.path(MODEL_CONFIG))
+
+    def current_tuning(self) -> Tuning:
+        """The tuning, refused when missing or measured on other graphs than the sealed ones
+        (a stage re-exported since ``vitdet tune`` ran)."""
+        hint = f"vitdet tune {self.root}   (or pass --backend NAME to run one backend)"
+        if self.tuning is None:
+            raise VitdetError(
+                f"{self.root} holds no {TUNING}", hint=hint, code="tuning_missing", exit_code=2
+            )
+        for stage, choice in self.tuning.stages.items():
+            for graph, sha in choice.graphs.items():
+                if self.graph(stage, graph).sha256 != sha:
+                    raise VitdetError(
+                        f"{self.root / TUNING} was measured on another {stage}/{graph} graph "
+                        "than the exported one (sha256 differs)",
+                        hint="the stage was re-exported since; " + hint,
+                        code="tuning_stale",
+                    )
+        return self.tuning
 
     # ------------------------------------------------------------------ atc
     def atc_meta(self, stage: str) -> AtcMeta:

@@ -5,6 +5,7 @@
 <artifacts>/export/model_config.json      the resolved model config, as data
 <artifacts>/export/<stage>/export_meta.json, <graph>.onnx (+ external data)
 <artifacts>/atc/<stage>/atc_meta.json, <graph>[_linux_<arch>].om, atc_<graph>.log
+<artifacts>/tune/tuning.json              the runtime and precision chosen per stage (`vitdet tune`)
 ```
 
 Paths read from a meta or the manifest go through :func:`inside`, which refuses anything that
@@ -23,9 +24,11 @@ STAGE_GRAPHS = {"backbone": ("model",), "rpn": ("model",), "roi": ("bbox", "mask
 """Graphs of each stage: ``export/<stage>/<graph>.onnx``."""
 EXPORT = "export"
 ATC = "atc"
+TUNE = "tune"
+TUNING = f"{TUNE}/tuning.json"
 MANIFEST = "manifest.json"
 MODEL_CONFIG = f"{EXPORT}/model_config.json"
-SEALED = (EXPORT, ATC)
+SEALED = (EXPORT, ATC, TUNE)
 """Top-level folders whose every file the manifest must list."""
 
 

@@ -1,10 +1,11 @@
 """``manifest.json``: every file of an artifacts folder with its size and sha256.
 
 Written last by ``export`` (so a killed export leaves a folder that does not verify) and updated
-by ``atc``; checked like ``sha256sum -c`` on every open. Besides the files it holds the one
-source checkpoint every stage was exported from and the versions of the tools that wrote them.
-Every file under ``export/`` and ``atc/`` must be listed: ONNX Runtime reads external data by
-name from beside a graph, so an unlisted file there could be used without being checked.
+by ``atc`` and ``tune``; checked like ``sha256sum -c`` on every open. Besides the files it holds
+the one source checkpoint every stage was exported from and the versions of the tools that wrote
+them.
+Every file under ``export/``, ``atc/`` and ``tune/`` must be listed: ONNX Runtime reads external
+data by name from beside a graph, so an unlisted file there could be used without being checked.
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ def read_manifest(root: Path) -> Manifest:
 
 
 def sealed_files(root: Path) -> list[str]:
-    """Folder-relative paths of every file (and link) under ``export/`` and ``atc/``."""
+    """Folder-relative paths of every file (and link) under ``export/``, ``atc/`` and ``tune/``."""
     found = []
     for top in SEALED:
         for dirpath, dirnames, filenames in os.walk(root / top):
@@ -185,7 +186,7 @@ def check_entry(root: Path, entry: FileEntry) -> FileCheck:
 
 
 def check_files(root: Path, manifest: Manifest) -> list[FileCheck]:
-    """Every listed file checked, then every unlisted file under ``export/`` and ``atc/``."""
+    """Every listed file checked, then every unlisted file under the sealed folders."""
     rows = [check_entry(root, manifest.files[p]) for p in sorted(manifest.files)]
     for rel in sealed_files(root):
         if rel not in manifest.files:
@@ -207,7 +208,7 @@ def failure_error(root: Path, row: FileCheck) -> VitdetError:
     }[row.status]
     return VitdetError(
         f"{root / row.path} {what}",
-        hint="the folder changed after export/atc wrote it; `vitdet verify "
-        f"{root}` lists every file — restore the file or re-run export/atc",
+        hint="the folder changed after export/atc/tune wrote it; `vitdet verify "
+        f"{root}` lists every file — restore the file or re-run export/atc/tune",
         code="artifacts_tampered" if row.status != "outside" else "path_outside",
     )

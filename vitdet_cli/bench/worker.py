@@ -40,14 +40,17 @@ def measure(
 ) -> dict:
     """Time ``images`` on ``backend`` in this process; with ``ann_file``, also the mAP over the
     first ``limit`` of its images (in ``image_dir``)."""
-    from vitdet_cli.runtime.backends import get_backend
+    from vitdet_cli.artifacts import Artifacts
+    from vitdet_cli.runtime.backends.tuned import backend_label, open_backend
     from vitdet_cli.runtime.infer import run_images
     from vitdet_cli.runtime.staged import StagedModel
 
     row: dict = {"backend": backend, "ok": True, "images": len(images)}
-    with StagedModel(artifacts, get_backend(backend, **(options or {}))) as model:
+    art = Artifacts.open(artifacts)
+    with StagedModel(art, open_backend(art, backend, options)) as model:
         _, stats = run_images(model, images, None, "none", warmup, repeat)
         row["backend_info"] = model.backend_info()
+        row["runs_on"] = backend_label(model.backend)
         if ann_file is not None:
             from vitdet_cli.compare.api import dataset_images
             from vitdet_cli.evaluation.staged import evaluate_model

@@ -13,6 +13,7 @@ from vitdet_cli.commands import (
     export,
     infer,
     train,
+    tune,
     verify,
 )
 
@@ -30,5 +31,6 @@ COMMANDS = [
     ("atc", atc),
     ("eval", eval),
     ("bench", bench),
+    ("tune", tune),
     ("verify", verify),
 ]

@@ -17,6 +17,8 @@ from vitdet_cli.commands._common import (
 from vitdet_cli.commands.infer import ArtifactsOption, DeviceIdOption, backend_options
 from vitdet_cli.report.console import console, emit
 
+DEFAULT_BACKENDS = "onnxruntime,openvino,torch,om"
+
 
 def _render(report) -> None:
     from vitdet_cli.bench.api import timing_from_dict
@@ -37,10 +39,11 @@ def _render(report) -> None:
 
 def command(
     artifacts: Path = ArtifactsOption,
-    backends: List[str] = typer.Option(
-        ["onnxruntime,openvino,torch,om"],
+    backends: Optional[List[str]] = typer.Option(
+        None,
         "--backends",
-        help="Comma list (or repeat the option) of onnxruntime, openvino, torch, om.",
+        help="Comma list (or repeat the option) of onnxruntime, openvino, torch, om, tuned "
+        "(default: all four, and tuned when `vitdet tune` ran on the folder).",
     ),
     img: Optional[Path] = typer.Option(None, "--img", help="An image file or a folder to time."),
     data: Optional[Path] = typer.Option(None, "--data", help="COCO annotation JSON: add mAP."),
@@ -63,7 +66,7 @@ def command(
     from vitdet_cli.report.console import info, spinner
     from vitdet_cli.runtime.host_config import HostConfig
 
-    names = parse_backends(backends)
+    names = parse_backends(backends or [DEFAULT_BACKENDS])
     spec, dataset = None, None
     if data is not None:
         ann, image_dir, _ = resolve_dataset(data, images)
@@ -71,6 +74,8 @@ def command(
         spec = (ann, image_dir, limit)
     art = Artifacts.open(artifacts)  # after the dataset checks: a bad input is named first
     art.require()
+    if not backends and art.tuning is not None:
+        names.append("tuned")
     with tempfile.TemporaryDirectory(prefix="vitdet-bench-") as tmp:
         paths, source = bench_images(
             img, dataset, HostConfig.from_dict(art.host).img_size, Path(tmp)

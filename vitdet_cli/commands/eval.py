@@ -73,7 +73,10 @@ def command(
     data: Optional[Path] = typer.Option(None, "--data", help="COCO annotation JSON."),
     images: Optional[Path] = typer.Option(None, "--images", help="Image folder of --data."),
     backend: Optional[List[str]] = typer.Option(
-        None, "--backend", help="onnxruntime | openvino | torch | om; repeatable or a comma list."
+        None,
+        "--backend",
+        help="onnxruntime | openvino | torch | om | tuned; repeatable or a comma list "
+        "(default: the tuned pipeline when `vitdet tune` ran, else onnxruntime).",
     ),
     limit: Optional[int] = typer.Option(None, "--limit", help="Use the first N images."),
     device: str = typer.Option("cpu", "--device", help="Torch device for --checkpoint."),
@@ -90,7 +93,7 @@ def command(
     from vitdet_cli.bench.backends import parse_backends
     from vitdet_cli.evaluation import resolve_dataset
 
-    backends = parse_backends(backend or ["onnxruntime"])
+    backends = parse_backends(backend or ["auto"])
     class_names, art = None, None
     if artifacts is not None:
         from vitdet_cli.artifacts import Artifacts

@@ -16,7 +16,10 @@ from vitdet_cli.commands._common import (
 from vitdet_cli.report.console import console, emit
 
 BackendOption = typer.Option(
-    "onnxruntime", "--backend", help="onnxruntime | openvino | om | torch."
+    "auto",
+    "--backend",
+    help="auto | onnxruntime | openvino | om | torch | tuned (auto: the stages' runtimes chosen "
+    "by `vitdet tune` when it ran on the folder, else onnxruntime).",
 )
 ArtifactsOption = typer.Option(..., "--artifacts", help="The --out directory of `vitdet export`.")
 ScoreThrOption = typer.Option(0.05, "--score-thr", help="Keep detections scoring at least this.")
@@ -129,7 +132,7 @@ def command(
             show_thr=show_thr,
         )
     data = {
-        "backend": backend,
+        "backend": run.backend,
         "images": len(run.images),
         "detections": sum(len(r.result.scores) for r in run.results),
         "results": str(run.results_file),
@@ -152,7 +155,7 @@ def command(
         data["compare"] = report.to_dict()
 
     def render() -> None:
-        console.print(timing_table(run.stats, title=f"{backend} timing per image (ms)"))
+        console.print(timing_table(run.stats, title=f"{run.backend} timing per image (ms)"))
         if report is not None:
             report.render(console)
         console.print(f"results: {run.results_file}")

@@ -34,7 +34,7 @@ def evaluate_artifacts(
     artifacts: str | Path | Artifacts,
     ann_file: str | Path,
     image_dir: str | Path,
-    backend: str = "onnxruntime",
+    backend: str = "auto",
     limit: Optional[int] = None,
     backend_options: Optional[dict] = None,
     on_image: Optional[OnImage] = None,
@@ -47,15 +47,17 @@ def evaluate_artifacts(
     and ``warnings``.
     """
     from vitdet_cli.compare.api import dataset_images
-    from vitdet_cli.runtime.backends import get_backend
+    from vitdet_cli.runtime.backends.tuned import backend_label, open_backend
 
     start = time.perf_counter()
     paths = dataset_images(Path(ann_file), Path(image_dir), limit)
-    with StagedModel(artifacts, get_backend(backend, **(backend_options or {}))) as model:
+    artifacts = Artifacts.of(artifacts)
+    with StagedModel(artifacts, open_backend(artifacts, backend, backend_options)) as model:
         out = evaluate_model(model, Path(ann_file), paths, on_image)
+        label = backend_label(model.backend)
     return {
         **out,
-        "backend": backend,
+        "backend": label,
         "images": len(paths),
         "seconds": time.perf_counter() - start,
     }

@@ -30,6 +30,7 @@ from vitdet_cli.artifacts.layout import (
     MODEL_CONFIG,
     STAGE_GRAPHS,
     STAGES,
+    TUNE,
     export_rel,
 )
 from vitdet_cli.artifacts.manifest import Manifest, write_manifest
@@ -193,7 +194,8 @@ def export_artifacts(
         trained.model.backbone.bake_for_export()
     host = HostConfig.from_mmdet(trained.model_dict, trained.img_size)
     (out / MANIFEST).unlink(missing_ok=True)  # from here until the end, the folder is unsealed
-    for stale in [export_rel(s) for s in stages] if previous else [EXPORT, ATC]:
+    # tune/ goes too: its choices were measured on the graphs being replaced
+    for stale in [*(export_rel(s) for s in stages), TUNE] if previous else [EXPORT, ATC, TUNE]:
         shutil.rmtree(out / stale, ignore_errors=True)
     root = out / "export"
     root.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Callable, Iterator, Optional, Sequence
 from vitdet_cli.artifacts import Artifacts
 from vitdet_cli.atomic import write_json_atomic
 from vitdet_cli.report.timing import TimingStats
-from vitdet_cli.runtime.backends import get_backend
+from vitdet_cli.runtime.backends.tuned import AUTO, backend_label, open_backend
 from vitdet_cli.runtime.images import list_images, read_image
 from vitdet_cli.runtime.staged import StagedModel, StagedResult
 
@@ -91,7 +91,7 @@ def run_images(
 def infer(
     artifacts: str | Path | Artifacts,
     img: str | Path,
-    backend: str = "onnxruntime",
+    backend: str = AUTO,
     score_thr: Optional[float] = 0.05,
     dedup: str = "none",
     out: Optional[str | Path] = None,
@@ -102,7 +102,8 @@ def infer(
     on_image: Optional[Callable[[int, Path], None]] = None,
     show_thr: float = SHOW_THR,
 ) -> InferRun:
-    """Run ``img`` (a file or folder) through the artifacts on ``backend``; with ``out``, write
+    """Run ``img`` (a file or folder) through the artifacts on ``backend`` (``auto``: the
+    folder's tuned pipeline when ``vitdet tune`` ran, else ONNX Runtime); with ``out``, write
     ``results.json`` and one picture per image under it. Bad images and output folders are
     refused before the artifacts are opened (and verified)."""
     images = list_images(img)
@@ -112,7 +113,7 @@ def infer(
         prepare_out_dir(out)
     art = Artifacts.of(artifacts)
     pictures = PictureWriter(Path(out) / "vis", images) if out is not None else None
-    model = StagedModel(art, get_backend(backend, **(backend_options or {})))
+    model = StagedModel(art, open_backend(art, backend, backend_options))
     with model, discard_on_error(pictures):
         if pictures is not None:
             pictures.draw = picture_of(model.class_names, show_thr)
@@ -120,7 +121,8 @@ def infer(
             model, images, score_thr, dedup, warmup, repeat, record, on_image, pictures
         )
         info = model.backend_info()
-    run = InferRun(backend, images, results, stats, model.class_names, artifacts=art)
+    label = backend_label(model.backend)
+    run = InferRun(label, images, results, stats, model.class_names, artifacts=art)
     run.backend_info = info
     if out is not None:
         write_outputs(run, Path(out), pictures)

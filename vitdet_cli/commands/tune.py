@@ -1,0 +1,88 @@
+"""`vitdet tune`: time every stage on every CPU runtime, record the fastest faithful one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from vitdet_cli.commands._common import JsonOption, MaxPixelsOption, use_images_limit, use_json
+from vitdet_cli.report.console import console, emit
+
+
+def command(
+    artifacts: Path = typer.Argument(..., help="The --out directory of `vitdet export`."),
+    precision: str = typer.Option(
+        "fp32",
+        "--precision",
+        help="fp32: exact candidates only (default). auto: also bf16 where the CPU has it, "
+        "admitted per stage only when the whole pipeline passes the gate on --data.",
+    ),
+    img: Optional[Path] = typer.Option(
+        None, "--img", help="Image whose stage tensors are timed (default: export's sample)."
+    ),
+    data: Optional[Path] = typer.Option(
+        None, "--data", help="COCO annotation JSON for the --precision auto gate."
+    ),
+    images: Optional[Path] = typer.Option(None, "--images", help="Image folder of --data."),
+    limit: Optional[int] = typer.Option(None, "--limit", help="Gate on the first N images."),
+    warmup: int = typer.Option(1, "--warmup", min=1, help="Untimed runs per candidate."),
+    repeat: int = typer.Option(5, "--repeat", min=1, help="Timed runs per candidate (median)."),
+    threads: int = typer.Option(0, "--threads", min=0, help="Threads per runtime (0: all)."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="List the candidates; measure and write nothing."
+    ),
+    max_pixels: Optional[int] = MaxPixelsOption,
+    json_output: bool = JsonOption,
+) -> None:
+    """Pick each stage's fastest runtime that reproduces the reference; infer, eval and bench
+    then use it by default (tune/tuning.json, sealed in the manifest)."""
+    use_json(json_output)
+    use_images_limit(max_pixels)
+    from vitdet_cli.artifacts import Artifacts
+    from vitdet_cli.evaluation import resolve_dataset
+    from vitdet_cli.evaluation.datasets import default_dataset
+    from vitdet_cli.report.console import spinner
+    from vitdet_cli.tune import tune_artifacts
+    from vitdet_cli.tune.table import candidates_table
+
+    spec = None
+    if data is not None:
+        ann, image_dir, _ = resolve_dataset(data, images)
+        spec = (ann, image_dir, limit)
+    art = Artifacts.open(artifacts)
+    if spec is None and precision == "auto":
+        found = default_dataset(art.class_names)
+        spec = (found[0], found[1], limit) if found else None
+    with spinner("tuning") as step:
+        report = tune_artifacts(
+            art, precision, img, spec, warmup, repeat, threads, dry_run, on_step=step
+        )
+    data_out = report.to_dict()
+
+    def render() -> None:
+        if report.dry_run:
+            console.print(f"candidates: {', '.join(c.label for c in report.candidates)}")
+            console.print(f"timed on: {report.sample}; nothing measured or written (--dry-run)")
+        else:
+            console.print(candidates_table(data_out))
+            chosen = ", ".join(
+                f"{s}: {c['backend']} {c['precision']}" for s, c in data_out["choices"].items()
+            )
+            console.print(f"chosen: {chosen}")
+            gate = report.gate
+            if gate.get("judged"):
+                console.print(
+                    f"gate on {gate['images']} images of {gate['data']}: "
+                    + "; ".join(
+                        f"{r['stage']} {r['candidate']} " + ("passed" if r["passed"] else "failed")
+                        for r in gate["runs"]
+                    )
+                    + " (only trained weights make this verdict meaningful)"
+                )
+            console.print(f"wrote {report.tuning_file}")
+        for note in report.notes:
+            console.print(f"[yellow]note:[/yellow] {note}")
+
+    emit(data_out, render)

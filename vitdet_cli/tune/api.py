@@ -1,0 +1,255 @@
+"""``vitdet tune``: the fastest faithful runtime per stage, recorded in the artifacts folder.
+
+1. The reference (ONNX Runtime fp32) runs the whole pipeline once on a sample image and records
+   every stage's real inputs and outputs, as export feeds its checks.
+2. Each stage is timed on every candidate with those inputs; its outputs are diffed with the
+   reference's as ``compare`` diffs stage tensors. The fastest fp32 candidate within the
+   tolerance is the stage's exact choice.
+3. With ``precision="auto"``, a lower-precision candidate faster than a stage's exact choice is
+   admitted only when the whole pipeline with it still passes :class:`~vitdet_cli.tune.gate.Gate`
+   on a dataset (stages tried one at a time, largest saving first, each on top of those
+   admitted before).
+4. ``tune/tuning.json`` is written atomically, then the manifest rewritten (as ``atc`` does).
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+
+from vitdet_cli.artifacts import Artifacts
+from vitdet_cli.artifacts.layout import STAGE_GRAPHS, STAGES, TUNE, TUNING
+from vitdet_cli.artifacts.manifest import write_manifest
+from vitdet_cli.artifacts.tuning import StageChoice, Tuning, write_tuning
+from vitdet_cli.errors import VitdetError
+from vitdet_cli.runtime.backends.tuned import stage_backend
+from vitdet_cli.runtime.host_config import HostConfig
+from vitdet_cli.runtime.staged import StagedModel
+from vitdet_cli.tune.candidates import REFERENCE, Candidate, candidates
+from vitdet_cli.tune.gate import Gate, judge, run_config
+from vitdet_cli.tune.measure import Recorded, Trial, measure_stage
+
+PRECISION_MODES = ("fp32", "auto")
+Step = Callable[[str], None]
+
+
+@dataclass
+class TuneReport:
+    """Every trial, the choice per stage, the gate runs and where the result went."""
+
+    artifacts: Path
+    precision: str
+    candidates: list[Candidate]
+    notes: list[str]
+    sample: str
+    warmup: int
+    repeat: int
+    dry_run: bool = False
+    trials: list[Trial] = field(default_factory=list)
+    choices: dict[str, Trial] = field(default_factory=dict)
+    gate: dict = field(default_factory=dict)
+    tuning_file: Optional[Path] = None
+
+    def to_dict(self) -> dict:
+        return {
+            "artifacts": str(self.artifacts),
+            "precision": self.precision,
+            "dry_run": self.dry_run,
+            "candidates": [c.label for c in self.candidates],
+            "notes": self.notes,
+            "sample": self.sample,
+            "warmup": self.warmup,
+            "repeat": self.repeat,
+            "reference": " ".join(REFERENCE),
+            "choices": {
+                s: {
+                    "backend": t.candidate.backend,
+                    "precision": t.candidate.precision,
+                    "median_ms": t.median_ms,
+                }
+                for s, t in self.choices.items()
+            },
+            "trials": [t.to_dict() for t in self.trials],
+            "gate": self.gate,
+            "tuning_file": str(self.tuning_file) if self.tuning_file else None,
+        }
+
+
+def record_reference(artifacts: Artifacts, image: np.ndarray, threads: int = 0) -> Recorded:
+    """Every stage's real feeds and reference outputs on ``image``."""
+    with StagedModel(artifacts, stage_backend(*REFERENCE, threads=threads)) as model:
+        return model(image, record=True).tensors
+
+
+def sample_for(artifacts: Artifacts, img: Optional[Path]) -> tuple[np.ndarray, str]:
+    """(BGR image, description): ``img``, else export's synthetic sample at the model's size."""
+    # export's helper: the same scene export checks its graphs with
+    from vitdet_cli.export.api import sample_image
+    from vitdet_cli.runtime.images import read_image
+
+    if img is not None:
+        return read_image(img), str(img)
+    size = HostConfig.from_dict(artifacts.host).img_size
+    return sample_image(None, size), "export's synthetic sample"
+
+
+def choose_exact(trials: list[Trial]) -> Trial:
+    """The fastest fp32 trial within the tolerance; marks every fp32 trial's status."""
+    fine = [t for t in trials if t.candidate.exact and t.tensors_ok]
+    for t in trials:
+        if t.candidate.exact and not t.error and not t.tensors_ok:
+            t.status, t.why = "rejected", "outputs beyond the fp32 tolerance"
+    if not fine:
+        raise VitdetError(
+            f"no exact candidate reproduced the reference on stage {trials[0].stage}",
+            hint="see the table; the reference itself must load (onnxruntime)",
+            code="tune_failed",
+        )
+    best = min(fine, key=lambda t: t.median_ms)
+    for t in fine:
+        t.status = "chosen" if t is best else "accepted"
+        t.why = ""
+    return best
+
+
+def tune_artifacts(
+    artifacts: str | Path | Artifacts,
+    precision: str = "fp32",
+    img: Optional[Path] = None,
+    data: Optional[tuple[Path, Path, Optional[int]]] = None,
+    warmup: int = 1,
+    repeat: int = 5,
+    threads: int = 0,
+    dry_run: bool = False,
+    gate: Gate = Gate(),
+    on_step: Optional[Step] = None,
+) -> TuneReport:
+    """Tune the folder's stages (see the module doc). ``data`` = (annotation file, image folder,
+    limit) is required for ``precision="auto"`` to admit any lower-precision stage."""
+    if precision not in PRECISION_MODES:
+        raise VitdetError(
+            f"--precision {precision!r} is not one of {', '.join(PRECISION_MODES)}",
+            hint="fp32: exact candidates only; auto: lower precision where the gate passes",
+            code="bad_precision",
+            exit_code=2,
+        )
+    step = on_step or (lambda _m: None)
+    art = Artifacts.of(artifacts)
+    art.require(STAGES)
+    found, notes = candidates(precision)
+    if Candidate(*REFERENCE) not in found:
+        raise VitdetError(
+            "the tuning reference (onnxruntime fp32) is not usable here",
+            hint="install onnxruntime",
+            code="backend_unavailable",
+        )
+    image, source = sample_for(art, img)
+    report = TuneReport(art.root, precision, found, notes, source, warmup, repeat, dry_run)
+    if dry_run:
+        return report
+    step("recording the reference's stage tensors")
+    recorded = record_reference(art, image, threads)
+    for stage in STAGES:
+        trials = []
+        for cand in found:
+            step(f"{stage}: {cand.label}")
+            trials.append(measure_stage(art, stage, cand, recorded, warmup, repeat, threads))
+        report.trials += trials
+        report.choices[stage] = choose_exact(trials)
+    lowered = [t for t in report.trials if not t.candidate.exact and not t.error]
+    if precision == "auto":
+        _admit_lowered(art, report, lowered, data, gate, threads, step)
+    else:
+        for t in lowered:
+            t.status, t.why = "rejected", "not exact (--precision fp32)"
+    report.tuning_file = None if dry_run else write_result(art, report, gate)
+    return report
+
+
+def _admit_lowered(art, report, lowered, data, gate, threads, step) -> None:
+    """Step 3 of the module doc; marks each lowered trial and fills ``report.gate``."""
+    exact_ms = {s: t.median_ms for s, t in report.choices.items()}
+    faster = [t for t in lowered if t.median_ms < exact_ms[t.stage]]
+    for t in lowered:
+        if t not in faster:
+            t.status, t.why = "rejected", "not faster than the exact choice"
+    if not faster:
+        return
+    if data is None:
+        for t in faster:
+            t.status, t.why = "rejected", "not judged: no dataset for the gate (--data)"
+        report.gate = {"gate": gate.to_dict(), "judged": False, "why": "no dataset"}
+        return
+    from vitdet_cli.compare.api import dataset_images
+
+    ann, image_dir, limit = data
+    images = dataset_images(ann, image_dir, limit)
+    choices = {s: (t.candidate.backend, t.candidate.precision) for s, t in report.choices.items()}
+    step(f"gate: the exact pipeline on {len(images)} images")
+    exact = run_config(art, choices, ann, images, threads)
+    runs = []
+    faster.sort(key=lambda t: t.median_ms - exact_ms[t.stage])  # largest saving first
+    for t in faster:
+        trial = {**choices, t.stage: (t.candidate.backend, t.candidate.precision)}
+        step(f"gate: {t.stage} on {t.candidate.label}")
+        verdict = judge(run_config(art, trial, ann, images, threads), exact, gate)
+        runs.append({"stage": t.stage, "candidate": t.candidate.label, **verdict})
+        if verdict["passed"]:
+            choices = trial
+            report.choices[t.stage].status = "accepted"
+            t.status, t.why = "chosen", "passed the gate"
+            report.choices[t.stage] = t
+        else:
+            t.status, t.why = "rejected", "gate: " + "; ".join(verdict["failures"])
+    report.gate = {
+        "gate": gate.to_dict(),
+        "judged": True,
+        "data": str(ann),
+        "images": len(images),
+        "exact_map": {k: exact.map_of(k) for k in ("bbox", "segm")},
+        "runs": runs,
+        "note": "judged against the exact tuned pipeline; meaningful on trained weights only",
+    }
+
+
+def machine() -> dict:
+    """What the timings were measured on."""
+    import os
+    import platform
+
+    info = {"cpu_count": os.cpu_count(), "machine": platform.machine()}
+    for name in ("onnxruntime", "openvino"):
+        try:
+            info[name] = __import__(name).__version__
+        except Exception:  # noqa: BLE001 - absent runtime: nothing to record
+            pass
+    return info
+
+
+def write_result(art: Artifacts, report: TuneReport, gate: Gate) -> Path:
+    """``tune/tuning.json`` (atomic; the old ``tune/`` removed first), then the manifest."""
+    stages = {
+        s: StageChoice(
+            t.candidate.backend,
+            t.candidate.precision,
+            {g: art.graph(s, g).sha256 for g in STAGE_GRAPHS[s]},
+            round(t.median_ms, 3),
+        )
+        for s, t in report.choices.items()
+    }
+    tuning = Tuning(
+        stages,
+        report.precision,
+        report.gate,
+        machine(),
+        datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+    shutil.rmtree(art.root / TUNE, ignore_errors=True)  # nothing unsealed stays to be blessed
+    path = write_tuning(art.root / TUNING, tuning)
+    write_manifest(art.root, art.checkpoint, art.manifest.versions, art.manifest, [TUNE])
+    return path
