@@ -15,10 +15,10 @@ def _mb(files: Iterable[Path]) -> Optional[float]:
 
 
 def model_size_mb(art: Artifacts, backend: str) -> Optional[float]:
-    """MB of the ONNX graphs (``onnxruntime``, ``openvino``), the OM files (``om``) or the
-    checkpoint recorded in the manifest (``torch``); None when there are none."""
+    """MB of the ONNX graphs (``onnxruntime``, ``openvino``, ``tuned``), the OM files (``om``)
+    or the checkpoint recorded in the manifest (``torch``); None when there are none."""
     graphs = [(s, g) for s, m in art.metas.items() for g in m.graphs]
-    if backend in ("onnxruntime", "openvino"):
+    if backend in ("onnxruntime", "openvino", "tuned", "auto"):  # all run the ONNX graphs
         return _mb(art.graph_path(s, g) for s, g in graphs)
     if backend == "om":
         try:

@@ -29,7 +29,8 @@ def _render(report) -> None:
     for row in report.rows:
         if row["ok"]:
             stats = timing_from_dict(row["timing"])
-            console.print(timing_table(stats, title=f"{row['backend']} timing per image (ms)"))
+            runs_on = row.get("runs_on", row["backend"])
+            console.print(timing_table(stats, title=f"{runs_on} timing per image (ms)"))
         else:
             console.print(f"[red]✗[/red] {row['backend']}: {row['error']}")
             if row.get("hint"):

@@ -1,0 +1,225 @@
+"""`vitdet tune`: candidates timed and checked per stage, the choice sealed and used by default."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from vitdet_cli.artifacts import Artifacts, verify_folder
+from vitdet_cli.artifacts.layout import STAGES, TUNING
+from vitdet_cli.artifacts.manifest import read_manifest, write_manifest
+from vitdet_cli.compare.detections import DetSet
+from vitdet_cli.compare.tensors import tensor_parity
+from vitdet_cli.errors import VitdetError
+from vitdet_cli.runtime.backends.tuned import TunedBackend, backend_label, open_backend
+from vitdet_cli.tune import Gate, tune_artifacts
+from vitdet_cli.tune.api import choose_exact
+from vitdet_cli.tune.candidates import Candidate, available_runtimes
+from vitdet_cli.tune.gate import PipelineRun, judge
+from vitdet_cli.tune.measure import Trial, measure_stage
+
+pytest.importorskip("onnxruntime")
+BOTH = not any(available_runtimes().values())
+needs_both = pytest.mark.skipif(not BOTH, reason="needs onnxruntime and openvino")
+
+
+def test_fp32_tuning_is_sealed_verified_and_used_by_default(folder) -> None:
+    report = tune_artifacts(folder, warmup=1, repeat=2)
+    assert set(report.choices) == set(STAGES)
+    assert all(t.candidate.exact for t in report.choices.values())
+    assert (folder / TUNING).is_file() and report.tuning_file == folder / TUNING
+    assert verify_folder(folder).ok
+    art = Artifacts.open(folder)
+    assert {s: c.backend for s, c in art.tuning.stages.items()} == {
+        s: t.candidate.backend for s, t in report.choices.items()
+    }
+    for stage, choice in art.tuning.stages.items():
+        for graph, sha in choice.graphs.items():
+            assert sha == art.graph(stage, graph).sha256
+    backend = open_backend(art)  # auto → the tuning
+    assert isinstance(backend, TunedBackend)
+    assert backend_label(backend).startswith("tuned (backbone: ")
+    assert open_backend(art, "onnxruntime").name == "onnxruntime"  # --backend forces one
+
+
+def test_every_candidate_is_timed_and_diffed(folder) -> None:
+    report = tune_artifacts(folder, warmup=1, repeat=3)
+    data = report.to_dict()
+    assert len(data["trials"]) == len(STAGES) * len(report.candidates)
+    for trial in data["trials"]:
+        assert len(trial["times_ms"]) == 3 and trial["median_ms"] > 0
+        assert trial["tensors"] and trial["max_abs"] < 1e-3  # fp32 runtimes agree
+        assert trial["status"] in ("chosen", "accepted")
+        if (trial["backend"], trial["precision"]) == ("onnxruntime", "fp32"):
+            assert trial["max_abs"] == 0.0  # the reference itself
+    assert sum(t["status"] == "chosen" for t in data["trials"]) == len(STAGES)
+
+
+def test_measure_stage_times_all_graphs_of_the_stage(constant_folder) -> None:
+    art = Artifacts.open(constant_folder)
+    feeds = {
+        ("roi", "bbox"): {"p2": np.zeros((1, 4, 2, 2), np.float32), "rois": np.zeros((4, 5))},
+        ("roi", "mask"): {"p2": np.zeros((1, 4, 2, 2), np.float32), "rois": np.zeros((2, 5))},
+    }
+    ref = {
+        ("roi", "bbox"): [np.full((4, 3), 0.5, np.float32), np.full((4, 8), 0.5, np.float32)],
+        ("roi", "mask"): [np.full((2, 2, 4, 4), 0.75, np.float32)],  # off by 0.25
+    }
+    recorded = {k: (feeds[k], ref[k]) for k in feeds}
+    trial = measure_stage(art, "roi", Candidate("onnxruntime"), recorded, repeat=2)
+    assert not trial.error and len(trial.times_ms) == 2
+    assert [g for g, _ in trial.parity] == ["bbox", "bbox", "mask"]
+    assert [p.within_tol for _, p in trial.parity] == [True, True, False]
+    assert trial.max_abs == pytest.approx(0.25) and not trial.tensors_ok
+
+
+def test_dry_run_writes_nothing(constant_folder) -> None:
+    before = read_manifest(constant_folder).files
+    report = tune_artifacts(constant_folder, dry_run=True)
+    assert report.trials == [] and report.tuning_file is None
+    assert not (constant_folder / "tune").exists()
+    assert read_manifest(constant_folder).files == before
+
+
+def test_tampered_or_unsealed_tuning_is_refused(folder) -> None:
+    tune_artifacts(folder, repeat=1)
+    path = folder / TUNING
+    data = json.loads(path.read_text())
+    data["stages"]["backbone"]["backend"] = "torch"
+    path.write_text(json.dumps(data))
+    assert not verify_folder(folder).ok
+    with pytest.raises(VitdetError) as err:
+        Artifacts.open(folder)
+    assert err.value.code == "artifacts_tampered"
+
+    tune_artifacts(Artifacts.open(folder, verify=False), repeat=1)  # rewrites and reseals
+    assert verify_folder(folder).ok
+    (folder / "tune" / "extra.onnx").write_bytes(b"x")
+    with pytest.raises(VitdetError) as err:
+        Artifacts.open(folder)
+    assert err.value.code == "artifacts_tampered" and "extra.onnx" in err.value.message
+
+
+def test_bad_values_and_stale_tuning_are_refused(folder) -> None:
+    tune_artifacts(folder, repeat=1)
+    manifest = read_manifest(folder)
+
+    def reseal():
+        write_manifest(folder, manifest.checkpoint, manifest.versions, None, ["export", "tune"])
+
+    path = folder / TUNING
+    good = json.loads(path.read_text())
+    bad = json.loads(path.read_text())
+    bad["stages"]["rpn"]["precision"] = "fp4"
+    path.write_text(json.dumps(bad))
+    reseal()
+    with pytest.raises(VitdetError) as err:
+        Artifacts.open(folder)
+    assert err.value.code == "tuning_invalid" and "fp4" in err.value.message
+
+    good["stages"]["roi"]["graphs"]["mask"] = "0" * 64  # measured on another graph
+    path.write_text(json.dumps(good))
+    reseal()
+    art = Artifacts.open(folder)
+    for name in ("auto", "tuned"):
+        with pytest.raises(VitdetError) as err:
+            open_backend(art, name)
+        assert err.value.code == "tuning_stale" and "roi/mask" in err.value.message
+    assert open_backend(art, "onnxruntime").name == "onnxruntime"
+
+
+def test_without_tuning_auto_is_onnxruntime_and_tuned_is_refused(constant_folder) -> None:
+    art = Artifacts.open(constant_folder)
+    assert art.tuning is None
+    assert open_backend(art).name == "onnxruntime"
+    with pytest.raises(VitdetError) as err:
+        open_backend(art, "tuned")
+    assert err.value.code == "tuning_missing" and "vitdet tune" in err.value.hint
+
+
+def test_a_candidate_that_cannot_run_is_a_failed_row(constant_folder) -> None:
+    art = Artifacts.open(constant_folder)
+    trial = measure_stage(art, "rpn", Candidate("onnxruntime", "bf16"), {}, repeat=1)
+    assert trial.status == "failed" and "onnxruntime" in trial.error
+
+
+def _trial(stage, backend, ms, err) -> Trial:
+    ref = np.ones(4, np.float32)
+    trial = Trial(stage, Candidate(backend), [ms])
+    trial.parity = [("model", tensor_parity(ref + err, ref, "y", 1e-3, 0.0))]
+    return trial
+
+
+def test_the_fastest_candidate_loses_when_its_outputs_differ() -> None:
+    fast_wrong, slow_right = _trial("rpn", "openvino", 1.0, 0.5), _trial("rpn", "x", 9.0, 0.0)
+    assert choose_exact([fast_wrong, slow_right]) is slow_right
+    assert fast_wrong.status == "rejected" and "tolerance" in fast_wrong.why
+    with pytest.raises(VitdetError) as err:
+        choose_exact([_trial("rpn", "openvino", 1.0, 0.5)])
+    assert err.value.code == "tune_failed"
+
+
+def _dets(shift: float, n: int = 10) -> DetSet:
+    boxes = np.array([[10.0 * i, 0, 10.0 * i + 8, 8] for i in range(n)], np.float32)
+    return DetSet(boxes + [shift, 0, shift, 0], np.full(n, 0.9), np.zeros(n))
+
+
+def _run(shift: float, bbox: float) -> PipelineRun:
+    coco = {"bbox": {"mAP": bbox}, "segm": {"mAP": 0.4}}
+    return PipelineRun({"backbone": ("openvino", "bf16")}, [_dets(shift)], coco)
+
+
+def test_gate_verdicts() -> None:
+    exact, gate = _run(0.0, 0.5), Gate()
+    assert judge(_run(0.0, 0.5), exact, gate)["passed"]
+    assert judge(_run(0.0, 0.5025), exact, gate)["passed"]  # +0.25 points
+    moved = judge(_run(1.0, 0.5), exact, gate)  # 8 px boxes moved 1 px: IoU 0.78
+    assert not moved["passed"] and moved["matched_frac"] == 0.0
+    assert "matched at IoU" in moved["failures"][0]
+    worse = judge(_run(0.0, 0.496), exact, gate)  # -0.4 points
+    assert not worse["passed"] and "bbox mAP -0.40" in worse["failures"][0]
+
+
+def test_bad_precision_is_a_usage_error(constant_folder) -> None:
+    with pytest.raises(VitdetError) as err:
+        tune_artifacts(constant_folder, precision="int4")
+    assert err.value.code == "bad_precision" and err.value.exit_code == 2
+
+
+def test_cli_tune_then_infer_runs_the_tuned_pipeline(cli, cli_json, folder, tmp_path) -> None:
+    _, dry = cli_json("tune", str(folder), "--dry-run")
+    assert dry["dry_run"] and dry["trials"] == [] and not (folder / "tune").exists()
+    _, data = cli_json("tune", str(folder), "--repeat", "1")
+    assert set(data["choices"]) == set(STAGES) and data["tuning_file"]
+    table = cli("tune", str(folder), "--repeat", "1")
+    assert table.exit_code == 0 and "every candidate" in table.output
+    assert "chosen: backbone: " in table.output
+    img = tmp_path / "img.png"
+    cv2.imwrite(str(img), np.full((16, 16, 3), 128, np.uint8))
+    infer = ("infer", "--artifacts", str(folder), "--img", str(img), "--out")
+    assert cli_json(*infer, str(tmp_path / "o"))[1]["backend"].startswith("tuned (")
+    _, forced = cli_json(*infer, str(tmp_path / "p"), "--backend", "onnxruntime")
+    assert forced["backend"] == "onnxruntime"
+
+
+@needs_both
+def test_auto_precision_gate_on_a_real_export(exported, synth_val, tmp_path) -> None:
+    """The gate runs the whole pipeline on data; with random weights its verdict means nothing
+    for accuracy, so only its bookkeeping is checked."""
+    root = Path(shutil.copytree(exported[0], tmp_path / "auto"))  # the session's export stays
+    ann, images = synth_val
+    report = tune_artifacts(root, "auto", data=(ann, images, 3), repeat=1)
+    lowered = [t for t in report.trials if not t.candidate.exact]
+    for trial in lowered:
+        assert trial.status in ("chosen", "rejected", "failed") and (trial.why or trial.error)
+    if report.gate.get("judged"):
+        assert report.gate["images"] == 3 and report.gate["gate"]["iou"] == 0.9
+    tuning = Artifacts.open(root).current_tuning()
+    assert tuning.mode == "auto"
+    chosen_low = {t.stage for t in lowered if t.status == "chosen"}
+    assert {s for s, c in tuning.stages.items() if not c.exact} == chosen_low
