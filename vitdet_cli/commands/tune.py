@@ -45,7 +45,7 @@ def command(
     from vitdet_cli.evaluation.datasets import default_dataset
     from vitdet_cli.report.console import spinner
     from vitdet_cli.tune import tune_artifacts
-    from vitdet_cli.tune.table import candidates_table
+    from vitdet_cli.tune.table import candidates_table, reasons
 
     spec = None
     if data is not None:
@@ -67,6 +67,8 @@ def command(
             console.print(f"timed on: {report.sample}; nothing measured or written (--dry-run)")
         else:
             console.print(candidates_table(data_out))
+            for line in reasons(data_out):
+                console.print(line, markup=False)
             chosen = ", ".join(
                 f"{s}: {c['backend']} {c['precision']}" for s, c in data_out["choices"].items()
             )

@@ -15,7 +15,7 @@ def _num(v: Optional[float], fmt: str) -> str:
 
 def candidates_table(report: dict) -> Table:
     """Stage, runtime, precision, median ms, time vs the stage's fastest candidate, max abs and
-    rel. error vs the reference, verdict (and why)."""
+    rel. error vs the reference, verdict (``*``: a reason in :func:`reasons`)."""
     table = Table(title=f"vitdet tune: every candidate (reference {report['reference']})")
     cols = ("stage", "runtime", "precision", "median ms", "vs fastest", "max abs", "max rel")
     for col in (*cols, "verdict"):
@@ -29,9 +29,7 @@ def candidates_table(report: dict) -> Table:
         for t in rows:
             ratio = t["median_ms"] / fastest if t["median_ms"] and fastest else None
             status = t["status"] or "—"
-            verdict = f"[{_STYLE.get(status, 'white')}]{status}[/]"
-            if t["why"]:
-                verdict += f": {t['why']}"
+            verdict = f"[{_STYLE.get(status, 'white')}]{status}[/]" + ("*" if t["why"] else "")
             table.add_row(
                 stage,
                 t["backend"],
@@ -43,3 +41,12 @@ def candidates_table(report: dict) -> Table:
                 verdict,
             )
     return table
+
+
+def reasons(report: dict) -> list[str]:
+    """``* <stage> <runtime> <precision>: why`` for every candidate whose verdict has a reason."""
+    return [
+        f"* {t['stage']} {t['backend']} {t['precision']}: {t['why']}"
+        for t in report["trials"]
+        if t["why"]
+    ]

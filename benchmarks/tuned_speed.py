@@ -1,0 +1,105 @@
+"""The tuned pipeline (`vitdet tune`'s fastest exact runtime per stage) vs ONNX Runtime alone vs
+PyTorch eager, end to end on the CPU, all from one run (issue 17 item 4).
+
+Builds the model as ``deploy_speed.py`` does (random weights of the preset: timing does not
+depend on them; accuracy cannot be judged on them), exports it, runs the tuner on the export
+(every stage on every CPU runtime with real stage inputs), then times the whole pipeline three
+ways on the same photo. Prints per stage each candidate's median and the choice, and the ratios.
+
+    .venv/bin/python benchmarks/tuned_speed.py [--preset vit-b] [--img-size 1024]
+        [--classes 80] [--repeat 3] [--work /tmp/vitdet_tuned] [--reuse] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+
+from deploy_speed import _prepare, time_torch  # same folder: the model and photo they build
+
+
+def prepared(args) -> tuple[Path, Path, Path]:
+    """(checkpoint, config, photo): reused from ``--work`` with ``--reuse`` when all exist."""
+    work = args.work
+    found = (work / "iter_0.pth", work / "config.yaml", work / "photo.jpg")
+    if args.reuse and all(p.is_file() for p in found) and (work / "artifacts").is_dir():
+        return found
+    return _prepare(args)
+
+
+def time_pipeline(artifacts, backend: str, image: Path, repeat: int) -> tuple[float, str]:
+    """(median ms per image, what ran) of the staged pipeline on ``backend``."""
+    from vitdet_cli.runtime.backends.tuned import backend_label, open_backend
+    from vitdet_cli.runtime.infer import run_images
+    from vitdet_cli.runtime.staged import StagedModel
+
+    with StagedModel(artifacts, open_backend(artifacts, backend)) as model:
+        _, stats = run_images(model, [image], None, "none", warmup=1, repeat=repeat)
+        return stats.total.median, backend_label(model.backend)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--preset", default="vit-b")
+    ap.add_argument("--img-size", type=int, default=1024)
+    ap.add_argument("--classes", type=int, default=80)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--work", type=Path, default=Path("/tmp/vitdet_tuned"))
+    ap.add_argument("--reuse", action="store_true", help="reuse the export in --work")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    import torch
+
+    from vitdet_cli.artifacts import Artifacts
+    from vitdet_cli.tune import tune_artifacts
+
+    ckpt, config, image = prepared(args)
+    art = Artifacts.open(args.work / "artifacts")
+    report = tune_artifacts(art, "fp32", img=image, warmup=1, repeat=args.repeat)
+    art = Artifacts.open(args.work / "artifacts")  # now with tune/tuning.json
+    tuned_ms, tuned_label = time_pipeline(art, "tuned", image, args.repeat)
+    ort_ms, _ = time_pipeline(art, "onnxruntime", image, args.repeat)
+    torch_ms = statistics.median(time_torch(ckpt, config, image, args.repeat))
+    stages = {}
+    for stage, chosen in report.choices.items():
+        stages[stage] = {
+            "fastest": chosen.candidate.label,
+            "candidates_ms": {
+                t.candidate.label: None if t.median_ms is None else round(t.median_ms, 2)
+                for t in report.trials
+                if t.stage == stage
+            },
+            "failed": {t.candidate.label: t.error for t in report.trials if t.error},
+        }
+    row = {
+        "preset": args.preset,
+        "img_size": args.img_size,
+        "classes": args.classes,
+        "threads": torch.get_num_threads(),
+        "stages": stages,
+        "tuned": tuned_label,
+        "tuned_ms": round(tuned_ms, 1),
+        "onnxruntime_ms": round(ort_ms, 1),
+        "torch_eager_ms": round(torch_ms, 1),
+        "tuned_vs_eager": round(torch_ms / tuned_ms, 3),
+        "tuned_vs_onnxruntime": round(ort_ms / tuned_ms, 3),
+        "onnxruntime_vs_eager": round(torch_ms / ort_ms, 3),
+    }
+    if args.json:
+        print(json.dumps(row, indent=2))
+        return
+    print(f"{args.preset} @ {args.img_size}, {args.classes} classes, {row['threads']} threads")
+    for stage, info in stages.items():
+        times = ", ".join(f"{k} {v} ms" for k, v in info["candidates_ms"].items())
+        print(f"  {stage:>8}: fastest {info['fastest']}  ({times})")
+    print(f"tuned pipeline [{tuned_label}]: {tuned_ms:.0f} ms/img")
+    print(f"ONNX Runtime only: {ort_ms:.0f} ms/img; PyTorch eager: {torch_ms:.0f} ms/img")
+    print(f"ratios: tuned vs eager {row['tuned_vs_eager']:.2f}x (aim >= 2x), tuned vs ONNX "
+          f"Runtime {row['tuned_vs_onnxruntime']:.2f}x, ONNX Runtime vs eager "
+          f"{row['onnxruntime_vs_eager']:.2f}x")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
