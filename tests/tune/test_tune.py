@@ -17,6 +17,7 @@ from vitdet_cli.compare.detections import DetSet
 from vitdet_cli.compare.tensors import tensor_parity
 from vitdet_cli.errors import VitdetError
 from vitdet_cli.runtime.backends.tuned import TunedBackend, backend_label, open_backend
+from vitdet_cli.runtime.staged import StagedModel
 from vitdet_cli.tune import Gate, tune_artifacts
 from vitdet_cli.tune.api import choose_exact
 from vitdet_cli.tune.candidates import Candidate, available_runtimes
@@ -223,3 +224,78 @@ def test_auto_precision_gate_on_a_real_export(exported, synth_val, tmp_path) -> 
     assert tuning.mode == "auto"
     chosen_low = {t.stage for t in lowered if t.status == "chosen"}
     assert {s for s, c in tuning.stages.items() if not c.exact} == chosen_low
+
+
+def test_chosen_int8_graphs_are_sealed_and_run(folder, synth_val, monkeypatch) -> None:
+    """int8 forced through: its trials reported fastest, the gate made permissive (the gate's
+    own verdicts are tested above); the quantized graphs must then be sealed and used."""
+    from vitdet_cli.tune import api
+
+    real = api.measure_stage
+
+    def fast_int8(*args, **kw):
+        trial = real(*args, **kw)
+        if trial.candidate.precision == "int8" and not trial.error:
+            trial.times_ms = [1e-3]
+        return trial
+
+    monkeypatch.setattr(api, "measure_stage", fast_int8)
+    monkeypatch.setattr(
+        api,
+        "candidates",
+        lambda _p: ([Candidate("onnxruntime"), Candidate("onnxruntime", "int8")], []),
+    )
+    ann, images = synth_val
+    anything = Gate(iou=0.0, min_frac_matched=0.0, map_max_points=100.0)
+    report = tune_artifacts(folder, "auto", data=(ann, images, 2), repeat=1, gate=anything)
+    int8 = {s for s, t in report.choices.items() if t.candidate.precision == "int8"}
+    assert int8, report.to_dict()["trials"]
+    assert verify_folder(folder).ok
+    art = Artifacts.open(folder)
+    for stage in int8:
+        choice = art.tuning.stages[stage]
+        assert choice.files and all(rel.startswith("tune/") for rel in choice.files.values())
+        assert all(rel in art.manifest.files for rel in choice.files.values())
+    with StagedModel(art, open_backend(art)) as model:
+        infos = model.backend_info()
+        res = model(cv2.imread(str(next(images.iterdir()))))
+    assert {k.split("/")[0] for k, v in infos.items() if v["tuned_precision"] == "int8"} == int8
+    assert res.result is not None
+    rel = next(iter(art.tuning.stages[next(iter(int8))].files.values()))
+    (folder / rel).write_bytes(b"not a graph")
+    with pytest.raises(VitdetError) as err:
+        Artifacts.open(folder)
+    assert err.value.code == "artifacts_tampered"
+
+
+def test_a_single_runtime_replaces_a_slower_mix(monkeypatch) -> None:
+    from vitdet_cli.tune import api
+
+    trials = [
+        _trial(s, b, ms, 0.0) for s in STAGES for b, ms in (("onnxruntime", 5), ("openvino", 9))
+    ]
+    trials[1].times_ms = [1.0]  # openvino fastest on the backbone alone
+    report = api.TuneReport(
+        Path("x"),
+        "fp32",
+        [Candidate("onnxruntime"), Candidate("openvino")],
+        [],
+        "",
+        1,
+        1,
+        trials=trials,
+    )
+    for stage in STAGES:
+        report.choices[stage] = choose_exact([t for t in trials if t.stage == stage])
+    assert report.choices["backbone"].candidate.backend == "openvino"
+    whole = {"tuned": 30.0, "onnxruntime": 20.0, "openvino": 40.0}  # ms: the mix loses
+
+    def time_config(_art, choices, *_):
+        runtimes = {backend for backend, _ in choices.values()}
+        return whole["tuned" if len(runtimes) > 1 else runtimes.pop()]
+
+    monkeypatch.setattr(api, "time_config", time_config)
+    api.confirm_pipeline(None, report, None, 1, 1, 0, lambda _m: None)
+    assert [p["pipeline"] for p in report.pipelines] == ["tuned", "onnxruntime", "openvino"]
+    assert {t.candidate.backend for t in report.choices.values()} == {"onnxruntime"}
+    assert trials[1].status == "accepted" and "whole pipeline" in trials[1].why

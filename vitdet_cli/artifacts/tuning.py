@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from vitdet_cli.artifacts.layout import STAGE_GRAPHS, STAGES
+from vitdet_cli.artifacts.layout import STAGE_GRAPHS, STAGES, TUNE, TUNING, check_relative
 from vitdet_cli.atomic import write_json_atomic
 from vitdet_cli.metafile import read_meta
 
@@ -25,12 +25,14 @@ _HINT = "re-run `vitdet tune ARTIFACTS`, or pass --backend to ignore the tuning"
 class StageChoice:
     """One stage's choice: ``backend`` (a registered backend name), ``precision`` (one of
     :data:`PRECISIONS`), ``graphs`` (graph → sha256 of the ONNX it was measured on) and
-    ``median_ms`` (the stage's measured time, informative)."""
+    ``median_ms`` (the stage's measured time, informative); ``files``: graph → the
+    folder-relative graph file run instead of the exported one (``tune/...``, e.g. int8)."""
 
     backend: str
     precision: str
     graphs: dict[str, str]
     median_ms: float = 0.0
+    files: dict[str, str] = field(default_factory=dict)
 
     @property
     def exact(self) -> bool:
@@ -45,7 +47,11 @@ class StageChoice:
         if not backend:
             raise ValueError("backend is empty")
         graphs = {str(k): str(v) for k, v in dict(data["graphs"]).items()}
-        return cls(backend, precision, graphs, float(data.get("median_ms", 0.0)))
+        files = {str(k): str(v) for k, v in dict(data.get("files", {})).items()}
+        for graph, rel in files.items():
+            if graph not in graphs or not check_relative(rel, TUNING).startswith(TUNE + "/"):
+                raise ValueError(f"files: {graph} → {rel!r} is not a tune/ file of a listed graph")
+        return cls(backend, precision, graphs, float(data.get("median_ms", 0.0)), files)
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,8 @@ def command(
             chosen = ", ".join(
                 f"{s}: {c['backend']} {c['precision']}" for s, c in data_out["choices"].items()
             )
+            for p in report.pipelines:
+                console.print(f"whole pipeline, {p['pipeline']}: {p['median_ms']:.1f} ms")
             console.print(f"chosen: {chosen}")
             gate = report.gate
             if gate.get("judged"):

@@ -5,16 +5,20 @@
 2. Each stage is timed on every candidate with those inputs; its outputs are diffed with the
    reference's as ``compare`` diffs stage tensors. The fastest fp32 candidate within the
    tolerance is the stage's exact choice.
-3. With ``precision="auto"``, a lower-precision candidate faster than a stage's exact choice is
+3. The mixed pipeline is timed whole against each runtime alone on the same image (runtimes in
+   one process share the cores: a stage's time alone does not promise the mix's); the fastest
+   whole pipeline wins.
+4. With ``precision="auto"``, a lower-precision candidate faster than a stage's exact choice is
    admitted only when the whole pipeline with it still passes :class:`~vitdet_cli.tune.gate.Gate`
    on a dataset (stages tried one at a time, largest saving first, each on top of those
    admitted before).
-4. ``tune/tuning.json`` is written atomically, then the manifest rewritten (as ``atc`` does).
+5. ``tune/tuning.json`` is written atomically, then the manifest rewritten (as ``atc`` does).
 """
 
 from __future__ import annotations
 
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,6 +37,7 @@ from vitdet_cli.runtime.staged import StagedModel
 from vitdet_cli.tune.candidates import REFERENCE, Candidate, candidates
 from vitdet_cli.tune.gate import Gate, judge, run_config
 from vitdet_cli.tune.measure import Recorded, Trial, measure_stage
+from vitdet_cli.tune.quantize import quantize_stage, sealed_rel
 
 PRECISION_MODES = ("fp32", "auto")
 Step = Callable[[str], None]
@@ -53,7 +58,11 @@ class TuneReport:
     trials: list[Trial] = field(default_factory=list)
     choices: dict[str, Trial] = field(default_factory=dict)
     gate: dict = field(default_factory=dict)
+    pipelines: list[dict] = field(default_factory=list)
     tuning_file: Optional[Path] = None
+    int8_files: dict[str, dict[str, Path]] = field(default_factory=dict)
+    """stage → graph → its quantized graph in the scratch folder (while tuning)."""
+    int8_errors: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {
@@ -75,6 +84,7 @@ class TuneReport:
                 for s, t in self.choices.items()
             },
             "trials": [t.to_dict() for t in self.trials],
+            "pipelines": self.pipelines,
             "gate": self.gate,
             "tuning_file": str(self.tuning_file) if self.tuning_file else None,
         }
@@ -154,21 +164,93 @@ def tune_artifacts(
         return report
     step("recording the reference's stage tensors")
     recorded = record_reference(art, image, threads)
-    for stage in STAGES:
-        trials = []
-        for cand in found:
-            step(f"{stage}: {cand.label}")
-            trials.append(measure_stage(art, stage, cand, recorded, warmup, repeat, threads))
-        report.trials += trials
-        report.choices[stage] = choose_exact(trials)
-    lowered = [t for t in report.trials if not t.candidate.exact and not t.error]
-    if precision == "auto":
-        _admit_lowered(art, report, lowered, data, gate, threads, step)
-    else:
-        for t in lowered:
-            t.status, t.why = "rejected", "not exact (--precision fp32)"
-    report.tuning_file = None if dry_run else write_result(art, report, gate)
+    with tempfile.TemporaryDirectory(prefix="vitdet-tune-") as scratch:
+        for stage in STAGES:
+            trials = []
+            for cand in found:
+                step(f"{stage}: {cand.label}")
+                files = _int8_files(art, stage, Path(scratch), report) if _is_int8(cand) else None
+                if _is_int8(cand) and files is None:
+                    trials.append(Trial(stage, cand, error=report.int8_errors[stage]))
+                    trials[-1].status, trials[-1].why = "failed", trials[-1].error
+                    continue
+                trials.append(
+                    measure_stage(art, stage, cand, recorded, warmup, repeat, threads, files)
+                )
+            report.trials += trials
+            report.choices[stage] = choose_exact(trials)
+        confirm_pipeline(art, report, image, warmup, repeat, threads, step)
+        lowered = [t for t in report.trials if not t.candidate.exact and not t.error]
+        if precision == "auto":
+            _admit_lowered(art, report, lowered, data, gate, threads, step)
+        else:
+            for t in lowered:
+                t.status, t.why = "rejected", "not exact (--precision fp32)"
+        report.tuning_file = write_result(art, report)
     return report
+
+
+def _is_int8(cand: Candidate) -> bool:
+    return cand.precision == "int8"
+
+
+def _int8_files(art, stage, scratch: Path, report: TuneReport) -> Optional[dict[str, Path]]:
+    """The stage's quantized graphs (made once); None when quantization failed (reason kept)."""
+    if stage not in report.int8_files and stage not in report.int8_errors:
+        try:
+            report.int8_files[stage] = quantize_stage(art, stage, scratch)
+        except Exception as exc:  # noqa: BLE001 - a graph it cannot quantize: a failed row
+            first = (str(exc).strip().splitlines() or [""])[0][:200]
+            report.int8_errors[stage] = f"quantization failed: {type(exc).__name__}: {first}"
+    return report.int8_files.get(stage)
+
+
+def time_config(art, choices, image, warmup: int, repeat: int, threads: int) -> float:
+    """Median ms of the whole pipeline with each stage on its (backend, precision)."""
+    from vitdet_cli.runtime.backends.tuned import TunedBackend
+
+    times = []
+    with StagedModel(art, TunedBackend(choices, threads)) as model:
+        for i in range(warmup + max(1, repeat)):
+            res = model(image)
+            if i >= warmup:
+                times.append(sum(res.times.values()))
+    return float(np.median(times))
+
+
+def _ok(report: TuneReport, stage: str, cand: Candidate) -> Optional[Trial]:
+    """The trial of ``cand`` on ``stage`` when its outputs were within the tolerance."""
+    return next(
+        (t for t in report.trials if t.stage == stage and t.candidate == cand and t.tensors_ok),
+        None,
+    )
+
+
+def confirm_pipeline(art, report, image, warmup, repeat, threads, step) -> None:
+    """Step 3 of the module doc: when the per-stage choices mix runtimes, time the mix and each
+    runtime alone; a single runtime that runs the whole pipeline faster replaces the mix."""
+    mix = {s: (t.candidate.backend, t.candidate.precision) for s, t in report.choices.items()}
+    runtimes = [
+        c.backend
+        for c in report.candidates
+        if c.exact and all(_ok(report, s, c) for s in STAGES)  # exact on every stage
+    ]
+    if len({b for b, _ in mix.values()}) < 2:
+        return
+    configs = {"tuned": mix, **{r: {s: (r, "fp32") for s in STAGES} for r in runtimes}}
+    for name, choices in configs.items():
+        step(f"whole pipeline: {name}")
+        ms = time_config(art, choices, image, warmup, repeat, threads)
+        report.pipelines.append({"pipeline": name, "median_ms": ms})
+    best = min(report.pipelines, key=lambda p: p["median_ms"])
+    if best["pipeline"] == "tuned":
+        return
+    for stage, old in report.choices.items():
+        new = _ok(report, stage, Candidate(best["pipeline"]))
+        if new is not old:
+            old.status, old.why = "accepted", f"whole pipeline faster on {best['pipeline']} alone"
+            new.status, new.why = "chosen", ""
+            report.choices[stage] = new
 
 
 def _admit_lowered(art, report, lowered, data, gate, threads, step) -> None:
@@ -191,13 +273,14 @@ def _admit_lowered(art, report, lowered, data, gate, threads, step) -> None:
     images = dataset_images(ann, image_dir, limit)
     choices = {s: (t.candidate.backend, t.candidate.precision) for s, t in report.choices.items()}
     step(f"gate: the exact pipeline on {len(images)} images")
+    files = report.int8_files
     exact = run_config(art, choices, ann, images, threads)
     runs = []
     faster.sort(key=lambda t: t.median_ms - exact_ms[t.stage])  # largest saving first
     for t in faster:
         trial = {**choices, t.stage: (t.candidate.backend, t.candidate.precision)}
         step(f"gate: {t.stage} on {t.candidate.label}")
-        verdict = judge(run_config(art, trial, ann, images, threads), exact, gate)
+        verdict = judge(run_config(art, trial, ann, images, threads, files=files), exact, gate)
         runs.append({"stage": t.stage, "candidate": t.candidate.label, **verdict})
         if verdict["passed"]:
             choices = trial
@@ -231,17 +314,25 @@ def machine() -> dict:
     return info
 
 
-def write_result(art: Artifacts, report: TuneReport, gate: Gate) -> Path:
-    """``tune/tuning.json`` (atomic; the old ``tune/`` removed first), then the manifest."""
-    stages = {
-        s: StageChoice(
+def write_result(art: Artifacts, report: TuneReport) -> Path:
+    """``tune/tuning.json`` and the chosen int8 graphs (the old ``tune/`` removed first; the
+    JSON written atomically), then the manifest."""
+    shutil.rmtree(art.root / TUNE, ignore_errors=True)  # nothing unsealed stays to be blessed
+    stages = {}
+    for s, t in report.choices.items():
+        files = {}
+        if _is_int8(t.candidate):
+            for graph, scratch in report.int8_files[s].items():
+                files[graph] = sealed_rel(s, graph)
+                (art.root / files[graph]).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(scratch, art.root / files[graph])
+        stages[s] = StageChoice(
             t.candidate.backend,
             t.candidate.precision,
             {g: art.graph(s, g).sha256 for g in STAGE_GRAPHS[s]},
             round(t.median_ms, 3),
+            files,
         )
-        for s, t in report.choices.items()
-    }
     tuning = Tuning(
         stages,
         report.precision,
@@ -249,7 +340,6 @@ def write_result(art: Artifacts, report: TuneReport, gate: Gate) -> Path:
         machine(),
         datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
-    shutil.rmtree(art.root / TUNE, ignore_errors=True)  # nothing unsealed stays to be blessed
     path = write_tuning(art.root / TUNING, tuning)
     write_manifest(art.root, art.checkpoint, art.manifest.versions, art.manifest, [TUNE])
     return path

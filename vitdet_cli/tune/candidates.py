@@ -45,7 +45,9 @@ def openvino_has_bf16() -> bool:
 
 def candidates(precision: str = "fp32") -> tuple[list[Candidate], list[str]]:
     """(candidates, notes): every usable runtime at fp32; with ``precision`` ``auto`` also
-    OpenVINO bf16 where the CPU has it. int8 is not offered (see the notes)."""
+    OpenVINO bf16 where the CPU has it and ONNX Runtime int8 (dynamic quantization)."""
+    from vitdet_cli.tune.quantize import int8_available
+
     usable = available_runtimes()
     notes = [f"{name} skipped: {why}" for name, why in usable.items() if why]
     found = [Candidate(name) for name, why in usable.items() if not why]
@@ -54,5 +56,9 @@ def candidates(precision: str = "fp32") -> tuple[list[Candidate], list[str]]:
             found.append(Candidate("openvino", "bf16"))
         else:
             notes.append("no bf16 candidate: OpenVINO does not report BF16 on this CPU")
-        notes.append("no int8 candidate: quantized graphs are not produced by this version")
+        why = usable["onnxruntime"] or int8_available()
+        if not why:
+            found.append(Candidate("onnxruntime", "int8"))
+        else:
+            notes.append(f"no int8 candidate: {why}")
     return found, notes

@@ -55,9 +55,11 @@ def run_config(
     images: Sequence[Path],
     threads: int = 0,
     on_image: Optional[Callable[[int, Path], None]] = None,
+    files: Optional[Mapping[str, Mapping[str, Path]]] = None,
 ) -> PipelineRun:
-    """The pipeline with each stage on its (backend, precision) over ``images``."""
-    with StagedModel(artifacts, TunedBackend(choices, threads)) as model:
+    """The pipeline with each stage on its (backend, precision) over ``images`` (``files``:
+    stage → graph → another file to run, as :class:`TunedBackend` takes)."""
+    with StagedModel(artifacts, TunedBackend(choices, threads, files)) as model:
         results, _ = run_images(model, images, None, "none", 0, 1, on_image=on_image)
     dets = [DetSet.from_host_result(r.result) for r in results]
     return PipelineRun(dict(choices), dets, coco_metrics(ann_file, images, dets))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Optional
 
 import numpy as np
@@ -95,16 +96,21 @@ def measure_stage(
     warmup: int = 1,
     repeat: int = 5,
     threads: int = 0,
+    files: Optional[dict[str, Path]] = None,
 ) -> Trial:
-    """Open the stage's graphs on ``candidate``, run them ``warmup`` + ``repeat`` times on the
-    recorded feeds; a candidate that cannot load or run gives a failed trial, not an error."""
+    """Open the stage's graphs on ``candidate`` (``files``: graph → another file to run, e.g.
+    int8), run them ``warmup`` + ``repeat`` times on the recorded feeds; a candidate that cannot
+    load or run gives a failed trial, not an error."""
     trial = Trial(stage, candidate)
     sessions = {}
     backend = None
     try:
         backend = stage_backend(candidate.backend, candidate.precision, threads)
         for graph in STAGE_GRAPHS[stage]:
-            sessions[graph] = backend.open(artifacts, stage, graph)
+            if files and graph in files:
+                sessions[graph] = backend.open_file(artifacts, stage, graph, files[graph])
+            else:
+                sessions[graph] = backend.open(artifacts, stage, graph)
         outputs = {g: s.run(recorded[stage, g][0]) for g, s in sessions.items()}  # 1st warmup
         for _ in range(max(0, warmup - 1)):
             for graph, session in sessions.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
 import numpy as np
@@ -85,8 +86,12 @@ class OrtBackend(Backend):
         return True, ""
 
     def open(self, artifacts: Artifacts, stage: str, graph: str) -> OrtSession:
+        return self.open_file(artifacts, stage, graph, artifacts.graph_path(stage, graph))
+
+    def open_file(self, artifacts: Artifacts, stage: str, graph: str, path: Path) -> OrtSession:
+        """Open another file of ``graph`` (e.g. ``vitdet tune``'s int8 version); its inputs
+        and outputs must still be the meta's."""
         meta = artifacts.graph(stage, graph)
-        path = artifacts.graph_path(stage, graph)
         opts = session_options(self._ort, self.threads)
         try:
             session = self._ort.InferenceSession(str(path), opts, providers=list(self.providers))

@@ -8,10 +8,11 @@ OpenVINO, the heads on ONNX Runtime). :func:`open_backend` is what infer, eval a
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Mapping, Optional
 
 from vitdet_cli.artifacts import Artifacts
-from vitdet_cli.artifacts.tuning import Tuning
+from vitdet_cli.artifacts.layout import TUNING
 from vitdet_cli.errors import VitdetError
 from vitdet_cli.runtime.backends import get_backend
 from vitdet_cli.runtime.backends.base import Backend, StageSession
@@ -25,14 +26,15 @@ OV_PRECISION = {"fp32": "f32", "bf16": "bf16"}
 
 
 def stage_backend(name: str, precision: str = "fp32", threads: int = 0) -> Backend:
-    """A CPU backend ``name`` running at ``precision`` (``fp32``; ``bf16`` on OpenVINO)."""
+    """A CPU backend ``name`` running at ``precision`` (``fp32``; ``bf16`` on OpenVINO; ``int8``
+    on ONNX Runtime, which runs the quantized graph file it is given)."""
     if name == "openvino" and precision in OV_PRECISION:
         return get_backend(name, threads=threads, precision=OV_PRECISION[precision])
-    if name == "onnxruntime" and precision == "fp32":
+    if name == "onnxruntime" and precision in ("fp32", "int8"):
         return get_backend(name, device="cpu", threads=threads)
     raise VitdetError(
         f"no CPU candidate {name} at {precision}",
-        hint="re-run `vitdet tune`; candidates are onnxruntime fp32, openvino fp32/bf16",
+        hint="re-run `vitdet tune`; candidates are onnxruntime fp32/int8, openvino fp32/bf16",
         code="bad_candidate",
     )
 
@@ -60,18 +62,31 @@ class TunedBackend(Backend):
     Args:
         choices: stage → (backend name, precision), e.g. from :class:`Tuning`.
         threads: intra-op threads of every backend (0 = each runtime's default).
+        files: stage → graph → the quantized graph file of each ``int8`` stage.
     """
 
     name = TUNED
 
-    def __init__(self, choices: Mapping[str, tuple[str, str]], threads: int = 0) -> None:
+    def __init__(
+        self,
+        choices: Mapping[str, tuple[str, str]],
+        threads: int = 0,
+        files: Optional[Mapping[str, Mapping[str, Path]]] = None,
+    ) -> None:
         self.choices = dict(choices)
         self.threads = threads
+        self.files = {s: dict(f) for s, f in (files or {}).items()}
         self._backends: dict[tuple[str, str], Backend] = {}
 
     @classmethod
-    def from_tuning(cls, tuning: Tuning, threads: int = 0) -> "TunedBackend":
-        return cls({s: (c.backend, c.precision) for s, c in tuning.stages.items()}, threads)
+    def from_tuning(cls, artifacts: Artifacts, threads: int = 0) -> "TunedBackend":
+        """The folder's current tuning (refused when stale); its files checked as sealed."""
+        tuning = artifacts.current_tuning()
+        files = {
+            s: {g: artifacts.path(rel, TUNING) for g, rel in c.files.items()}
+            for s, c in tuning.stages.items()
+        }
+        return cls({s: (c.backend, c.precision) for s, c in tuning.stages.items()}, threads, files)
 
     def describe(self) -> str:
         return ", ".join(f"{s}: {b} {p}" for s, (b, p) in self.choices.items())
@@ -80,7 +95,17 @@ class TunedBackend(Backend):
         key = self.choices[stage]
         if key not in self._backends:
             self._backends[key] = stage_backend(*key, threads=self.threads)
-        return TunedSession(self._backends[key].open(artifacts, stage, graph), *key)
+        backend = self._backends[key]
+        if key[1] != "int8":
+            return TunedSession(backend.open(artifacts, stage, graph), *key)
+        path = self.files.get(stage, {}).get(graph)
+        if path is None:
+            raise VitdetError(
+                f"no int8 graph file given for {stage}/{graph}",
+                hint="re-run `vitdet tune --precision auto`",
+                code="bad_candidate",
+            )
+        return TunedSession(backend.open_file(artifacts, stage, graph, path), *key)
 
     def close(self) -> None:
         for backend in self._backends.values():
@@ -98,7 +123,7 @@ def open_backend(
     if name == AUTO:
         name = TUNED if artifacts.tuning is not None else DEFAULT
     if name == TUNED:
-        return TunedBackend.from_tuning(artifacts.current_tuning(), options.get("threads", 0))
+        return TunedBackend.from_tuning(artifacts, options.get("threads", 0))
     return get_backend(name, **options)
 
 
