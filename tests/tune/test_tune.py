@@ -299,3 +299,16 @@ def test_a_single_runtime_replaces_a_slower_mix(monkeypatch) -> None:
     assert [p["pipeline"] for p in report.pipelines] == ["tuned", "onnxruntime", "openvino"]
     assert {t.candidate.backend for t in report.choices.values()} == {"onnxruntime"}
     assert trials[1].status == "accepted" and "whole pipeline" in trials[1].why
+
+
+def test_the_tuner_loads_no_torch() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, vitdet_cli.tune.api, vitdet_cli.commands.tune;"
+        "import vitdet_cli.runtime.backends.tuned;"
+        "print(sorted(m for m in ('torch', 'mmdet', 'mmcv', 'onnx') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -16,8 +16,9 @@ def command(
     precision: str = typer.Option(
         "fp32",
         "--precision",
-        help="fp32: exact candidates only (default). auto: also bf16 where the CPU has it, "
-        "admitted per stage only when the whole pipeline passes the gate on --data.",
+        help="fp32: exact candidates only (default). auto: also OpenVINO bf16 (where the CPU "
+        "has it) and ONNX Runtime int8, each admitted per stage only when the whole pipeline "
+        "passes the gate on --data (meaningful on trained weights only).",
     ),
     img: Optional[Path] = typer.Option(
         None, "--img", help="Image whose stage tensors are timed (default: export's sample)."
@@ -44,9 +45,12 @@ def command(
     from vitdet_cli.evaluation import resolve_dataset
     from vitdet_cli.evaluation.datasets import default_dataset
     from vitdet_cli.report.console import spinner
+    from vitdet_cli.runtime.images import check_image_file
     from vitdet_cli.tune import tune_artifacts
     from vitdet_cli.tune.table import candidates_table, reasons
 
+    if img is not None:
+        check_image_file(img)  # bad input is named before the folder is opened
     spec = None
     if data is not None:
         ann, image_dir, _ = resolve_dataset(data, images)

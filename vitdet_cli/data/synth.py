@@ -384,6 +384,13 @@ def annotate(
     return anns
 
 
+def check_image(img_size: int) -> np.ndarray:
+    """The synthetic scene export checks its graphs with and ``vitdet tune`` times them on
+    (BGR uint8, about the model's input size)."""
+    side = max(64, int(img_size * 0.8))
+    return generate_sample(SynthParams(seed=7, image_size=(side, int(side * 1.25))), 0)[0]
+
+
 def generate_sample(params: SynthParams, index: int) -> tuple[np.ndarray, list[dict]]:
     """Image ``index`` of the dataset (independent of the total count) and its annotations.
 

@@ -30,9 +30,11 @@ from vitdet_cli.artifacts import Artifacts
 from vitdet_cli.artifacts.layout import STAGE_GRAPHS, STAGES, TUNE, TUNING
 from vitdet_cli.artifacts.manifest import write_manifest
 from vitdet_cli.artifacts.tuning import StageChoice, Tuning, write_tuning
+from vitdet_cli.data.synth import check_image
 from vitdet_cli.errors import VitdetError
 from vitdet_cli.runtime.backends.tuned import stage_backend
 from vitdet_cli.runtime.host_config import HostConfig
+from vitdet_cli.runtime.images import read_image
 from vitdet_cli.runtime.staged import StagedModel
 from vitdet_cli.tune.candidates import REFERENCE, Candidate, candidates
 from vitdet_cli.tune.gate import Gate, judge, run_config
@@ -98,14 +100,9 @@ def record_reference(artifacts: Artifacts, image: np.ndarray, threads: int = 0) 
 
 def sample_for(artifacts: Artifacts, img: Optional[Path]) -> tuple[np.ndarray, str]:
     """(BGR image, description): ``img``, else export's synthetic sample at the model's size."""
-    # export's helper: the same scene export checks its graphs with
-    from vitdet_cli.export.api import sample_image
-    from vitdet_cli.runtime.images import read_image
-
     if img is not None:
         return read_image(img), str(img)
-    size = HostConfig.from_dict(artifacts.host).img_size
-    return sample_image(None, size), "export's synthetic sample"
+    return check_image(HostConfig.from_dict(artifacts.host).img_size), "export's synthetic sample"
 
 
 def choose_exact(trials: list[Trial]) -> Trial:
