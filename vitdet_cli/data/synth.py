@@ -402,6 +402,13 @@ def generate_sample(params: SynthParams, index: int) -> tuple[np.ndarray, list[d
     return image, anns
 
 
+def sample_image(size: int) -> np.ndarray:
+    """One fixed synthetic scene (BGR uint8) about ``size`` px across: what export checks its
+    graphs with and what bench times when it has no other image."""
+    side = max(64, int(size * 0.8))
+    return generate_sample(SynthParams(seed=7, image_size=(side, int(side * 1.25))), 0)[0]
+
+
 # ---------------------------------------------------------------- dataset on disk
 
 

@@ -97,10 +97,9 @@ def sample_image(path: Optional[Path], size: int) -> np.ndarray:
                 f"cannot read image {path}", hint="pass a JPEG or PNG file", code="bad_image"
             )
         return img
-    from vitdet_cli.data.synth import SynthParams, generate_sample
+    from vitdet_cli.data.synth import sample_image as synthetic_sample
 
-    side = max(64, int(size * 0.8))
-    return generate_sample(SynthParams(seed=7, image_size=(side, int(side * 1.25))), 0)[0]
+    return synthetic_sample(size)
 
 
 def _lint(path: Path) -> dict:
