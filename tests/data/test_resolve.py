@@ -179,3 +179,19 @@ def test_the_shipped_config_uses_the_builtin_set() -> None:
         "size_range": tuple(s.size_range),
     }
     assert given == {f.name: getattr(p, f.name) for f in fields(p) if f.name in given}
+
+
+def test_the_resolver_loads_no_torch() -> None:
+    """data/ is a foundation: resolving a dataset never pulls in the training stack."""
+    import subprocess
+    import sys
+
+    heavy = ("torch", "torchvision", "mmcv", "mmdet", "mmengine", "onnx", "onnxruntime")
+    code = (
+        "import sys, vitdet_cli.data.resolve, vitdet_cli.data.images; "
+        f"print([m for m in {heavy!r} if m in sys.modules])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
