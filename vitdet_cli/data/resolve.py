@@ -35,7 +35,7 @@ from vitdet_cli.errors import VitdetError
 
 BUILTIN_ROOT = Path("data/synthetic_shapes")
 """Where the built-in synthetic shapes set lives (relative to the working directory): the
-``data.root`` of the shipped demo config, and what ``vitdet data synth`` is shown to write."""
+``data.root`` of the shipped demo config (a test keeps the two equal)."""
 
 Source = Literal["annotations", "folder", "builtin"]
 
