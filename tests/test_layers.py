@@ -46,11 +46,8 @@ ALLOWED = {
     ("report", "runtime"): "issue 16 items 1, 3: pictures.py draws runtime.masks.MaskCrops",
     ("runtime", "compare"): "issue 16 item 1: infer.py writes results.json through "
     "compare.detections/coco_eval (deferred)",
-    ("evaluation", "compare"): "issue 16 items 1, 2: DetSet, coco_eval and dataset_images live "
-    "in compare",
+    ("evaluation", "compare"): "issue 16 item 1: DetSet and coco_eval live in compare",
     # Sideways within a layer.
-    ("bench", "compare"): "issue 16 item 2: worker.py takes dataset_images from compare.api",
-    ("bench", "export"): "issue 16 item 2: images.py takes export.api.sample_image",
     ("platform", "report"): "issue 16 item 4: proc.py draws a spinner",
     ("report", "data"): "deliberate: pictures share data.preview's colours and label style",
     ("runtime", "model"): "deliberate: the torch reference backend rebuilds the trained model; "

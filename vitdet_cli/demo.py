@@ -97,8 +97,9 @@ def run_demo(
     """Run every step; see the module docstring."""
     from vitdet_cli.artifacts import Artifacts
     from vitdet_cli.artifacts.model_config import TRAIN_NAME
-    from vitdet_cli.compare.api import compare_runs, dataset_images
+    from vitdet_cli.compare.api import compare_runs
     from vitdet_cli.config.loader import load_config
+    from vitdet_cli.data.resolve import from_annotations
     from vitdet_cli.export.api import export_artifacts
     from vitdet_cli.runtime.backends import get_backend
     from vitdet_cli.runtime.infer import (
@@ -131,9 +132,9 @@ def run_demo(
     artifacts = Artifacts.open(exported.out)
     seconds["export"] = time.monotonic() - t0
 
-    root = Path(exp.data.root)
-    ann, image_dir = root / exp.data.val_ann, root / exp.data.val_img
-    val = dataset_images(ann, image_dir)
+    root = Path(exp.data.root)  # the config's dataset, which training generated or checked
+    ann = root / exp.data.val_ann
+    val = list(from_annotations(ann, root / exp.data.val_img).images)
     t0 = time.monotonic()
     step("infer")
     drawn = PictureWriter(work / "infer" / "vis", val[:pictures])

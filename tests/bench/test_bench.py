@@ -124,3 +124,6 @@ def test_default_images(tmp_path, monkeypatch, synth_val) -> None:
     assert len(paths) == 6 and source == str(img_dir)
     paths, source = bench_images(None, paths, 64, tmp_path)
     assert len(paths) == 4 and "first 4 images of --data" in source
+    paths, source = bench_images(None, None, 64, tmp_path, root=img_dir.parent)
+    assert [p.parent for p in paths] == [img_dir] * 4
+    assert source == f"the first 4 images of {img_dir}"

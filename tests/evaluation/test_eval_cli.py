@@ -53,8 +53,25 @@ def test_eval_usage_errors(cli_json, exported, tmp_path, monkeypatch) -> None:
     res, data = cli_json("eval")
     assert res.exit_code == 2 and data["error"]["code"] == "bad_usage"
     out, _ = exported
-    monkeypatch.chdir(tmp_path)  # no data/synthetic_shapes here
-    res, data = cli_json("eval", "--artifacts", str(out))
+    monkeypatch.chdir(tmp_path)  # no data/synthetic_shapes here, and none is made
+    res, data = cli_json("eval", "--checkpoint", str(tmp_path / "c.pth"))  # classes unknown
     assert res.exit_code == 2 and data["error"]["code"] == "no_dataset"
+    assert not (tmp_path / "data").exists()
+    res, data = cli_json("eval", "--artifacts", str(out), "--images", str(tmp_path))
+    assert res.exit_code == 2 and data["error"]["code"] == "bad_usage"
+    assert "--images" in data["error"]["message"]
     res, data = cli_json("eval", "--artifacts", str(out), "--backend", "tpu", "--data", "x.json")
     assert res.exit_code == 2 and data["error"]["code"] == "bad_backend"
+
+
+def test_eval_defaults_to_the_builtin_set(cli, exported, synth_val, monkeypatch) -> None:
+    """A model of the synthetic shapes, no --data: the built-in set's val split, said so."""
+    from vitdet_cli.data import resolve
+
+    out, _ = exported
+    ann, img_dir = synth_val
+    monkeypatch.setattr(resolve, "BUILTIN_ROOT", ann.parent.parent)
+    res = cli("eval", "--artifacts", str(out), "--limit", "1")
+    assert res.exit_code == 0, res.output
+    assert "no --data given: evaluating on the built-in synthetic shapes val split" in res.output
+    assert f"data: {ann} ({img_dir})" in res.stdout and "(1 images" in res.stdout

@@ -6,12 +6,7 @@ import pytest
 
 from vitdet_cli.data.synth import CLASS_NAMES
 from vitdet_cli.errors import VitdetError
-from vitdet_cli.evaluation import (
-    default_dataset,
-    evaluate_artifacts,
-    evaluate_checkpoint,
-    resolve_dataset,
-)
+from vitdet_cli.evaluation import evaluate_artifacts, evaluate_checkpoint
 
 KEYS = {"bbox", "segm", "num_images", "num_results", "evaluator", "backend", "images", "seconds"}
 
@@ -46,18 +41,6 @@ def test_checkpoint_through_mmdet(tiny_checkpoint, synth_val) -> None:
     assert res["backend"] == "mmdet" and res["images"] == 2 and len(seen) == 2
     assert res["num_results"] > 0
     assert all(0.0 <= (res[t]["mAP"] or 0.0) <= 1.0 for t in ("bbox", "segm"))
-
-
-def test_dataset_defaults(synth_val, tmp_path) -> None:
-    ann, img_dir = synth_val
-    root = ann.parent.parent
-    assert default_dataset(CLASS_NAMES, root) == (ann, img_dir)
-    assert default_dataset(["cat", "dog"], root) is None
-    assert resolve_dataset(ann, None) == (ann, img_dir, False)  # images guessed from the name
-    with pytest.raises(VitdetError, match="no dataset"):
-        resolve_dataset(None, None, ["cat"])
-    with pytest.raises(VitdetError, match="--images"):
-        resolve_dataset(tmp_path / "annotations" / "instances_x.json", None)
 
 
 def test_class_count_mismatch_is_a_clear_error(synth_val) -> None:

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Optional, Sequence
 
+from vitdet_cli.data.resolve import from_annotations
 from vitdet_cli.errors import VitdetError
 
 
@@ -39,7 +40,7 @@ def measure(
     limit: Optional[int] = None,
 ) -> dict:
     """Time ``images`` on ``backend`` in this process; with ``ann_file``, also the mAP over the
-    first ``limit`` of its images (in ``image_dir``)."""
+    first ``limit`` of its images (in ``image_dir``, guessed when None: see data/resolve.py)."""
     from vitdet_cli.artifacts import Artifacts
     from vitdet_cli.runtime.backends.tuned import backend_label, open_backend
     from vitdet_cli.runtime.infer import run_images
@@ -52,11 +53,10 @@ def measure(
         row["backend_info"] = model.backend_info()
         row["runs_on"] = backend_label(model.backend)
         if ann_file is not None:
-            from vitdet_cli.compare.api import dataset_images
             from vitdet_cli.evaluation.staged import evaluate_model
 
-            dataset = dataset_images(ann_file, image_dir or ann_file.parent, limit)
-            coco = evaluate_model(model, ann_file, dataset)
+            dataset = from_annotations(ann_file, image_dir, limit)
+            coco = evaluate_model(model, ann_file, list(dataset.images))
             row.update(coco=coco, bbox_map=coco["bbox"]["mAP"], segm_map=coco["segm"]["mAP"])
     row.update(
         timing=stats.to_dict(),

@@ -20,6 +20,14 @@ MaxPixelsOption = typer.Option(
     help="Refuse images larger than this many pixels before decoding (default 100 million).",
 )
 
+ImagesOption = typer.Option(
+    None,
+    "--images",
+    help="Image folder of --data (default: ROOT/SPLIT for --data instances_SPLIT.json in "
+    "ROOT/annotations, else ROOT/val).",
+)
+LimitOption = typer.Option(None, "--limit", help="Use the first N images.")
+
 
 def use_images_limit(max_pixels: Optional[int]) -> None:
     """Apply ``--max-pixels`` to every image this command reads."""

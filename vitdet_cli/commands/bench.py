@@ -9,6 +9,7 @@ from typing import List, Optional
 import typer
 
 from vitdet_cli.commands._common import (
+    ImagesOption,
     JsonOption,
     MaxPixelsOption,
     use_images_limit,
@@ -46,9 +47,14 @@ def command(
         help="Comma list (or repeat the option) of onnxruntime, openvino, torch, om, tuned "
         "(default: all four, and tuned when `vitdet tune` ran on the folder).",
     ),
-    img: Optional[Path] = typer.Option(None, "--img", help="An image file or a folder to time."),
+    img: Optional[Path] = typer.Option(
+        None,
+        "--img",
+        help="An image file or a folder to time (default: the first 4 images of --data, else "
+        "of data/synthetic_shapes/val when it exists, else a rendered sample).",
+    ),
     data: Optional[Path] = typer.Option(None, "--data", help="COCO annotation JSON: add mAP."),
-    images: Optional[Path] = typer.Option(None, "--images", help="Image folder of --data."),
+    images: Optional[Path] = ImagesOption,
     limit: Optional[int] = typer.Option(None, "--limit", help="Score the first N images."),
     warmup: int = typer.Option(2, "--warmup", help="Untimed runs before timing."),
     repeat: int = typer.Option(5, "--repeat", help="Timed runs per image."),
@@ -62,17 +68,15 @@ def command(
     use_images_limit(max_pixels)
     from vitdet_cli.artifacts import Artifacts
     from vitdet_cli.bench import bench, bench_images, parse_backends
-    from vitdet_cli.compare.api import dataset_images
-    from vitdet_cli.evaluation import resolve_dataset
+    from vitdet_cli.data.resolve import resolve_dataset
     from vitdet_cli.report.console import info, spinner
     from vitdet_cli.runtime.host_config import HostConfig
 
     names = parse_backends(backends or [DEFAULT_BACKENDS])
     spec, dataset = None, None
-    if data is not None:
-        ann, image_dir, _ = resolve_dataset(data, images)
-        dataset = dataset_images(ann, image_dir, limit)
-        spec = (ann, image_dir, limit)
+    if data is not None or images is not None:  # the scored set; --img only picks what is timed
+        scored = resolve_dataset(data, images, limit=limit)
+        dataset, spec = list(scored.images), (scored.ann_file, scored.image_dir, limit)
     art = Artifacts.open(artifacts)  # after the dataset checks: a bad input is named first
     art.require()
     if not backends and art.tuning is not None:

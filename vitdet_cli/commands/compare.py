@@ -8,7 +8,9 @@ from typing import Optional
 import typer
 
 from vitdet_cli.commands._common import (
+    ImagesOption,
     JsonOption,
+    LimitOption,
     MaxPixelsOption,
     use_images_limit,
     use_json,
@@ -31,10 +33,10 @@ def command(
     artifacts: Path = ArtifactsOption,
     img: Optional[Path] = typer.Option(None, "--img", help="An image file or a folder."),
     data: Optional[Path] = typer.Option(
-        None, "--data", help="COCO annotation JSON: also compare bbox/segm mAP."
+        None, "--data", help="COCO annotation JSON instead of --img: also compare bbox/segm mAP."
     ),
-    images: Optional[Path] = typer.Option(None, "--images", help="Image folder of --data."),
-    limit: Optional[int] = typer.Option(None, "--limit", help="Use the first N images of --data."),
+    images: Optional[Path] = ImagesOption,
+    limit: Optional[int] = LimitOption,
     backend: str = typer.Option(
         "onnxruntime", "--backend", help="Backend under test: onnxruntime | openvino | om."
     ),
@@ -57,19 +59,12 @@ def command(
     use_json(json_output)
     use_images_limit(max_pixels)
     ref_options = reference_options(reference, reference_device, checkpoint, device_id)
-    from vitdet_cli.compare.api import compare, dataset_images
-    from vitdet_cli.errors import VitdetError
+    from vitdet_cli.compare.api import compare
+    from vitdet_cli.data.resolve import resolve_dataset
     from vitdet_cli.report.console import spinner
-    from vitdet_cli.runtime.images import list_images
 
-    if data is not None:
-        paths = dataset_images(data, images or data.parent.parent / "val", limit)
-    elif img is not None:
-        paths = list_images(img)
-    else:
-        raise VitdetError(
-            "give --img PATH or --data ANN_JSON --images DIR", code="no_input", exit_code=2
-        )
+    dataset = resolve_dataset(data, images, img=img, limit=limit, takes_img=True)
+    paths = list(dataset.images)
     with spinner(f"comparing {backend} with {reference}") as step:
         report = compare(
             artifacts,  # opened by compare() after the output folder is checked
@@ -79,7 +74,7 @@ def command(
             out,
             score_thr,
             dedup,
-            data,
+            dataset.ann_file,
             backend_options(backend, device_id),
             ref_options,
             on_image=lambda i, p: step(f"comparing: image {i + 1}/{len(paths)} {p.name}"),

@@ -8,7 +8,9 @@ from typing import List, Optional
 import typer
 
 from vitdet_cli.commands._common import (
+    ImagesOption,
     JsonOption,
+    LimitOption,
     MaxPixelsOption,
     use_images_limit,
     use_json,
@@ -70,15 +72,20 @@ def command(
         "--config",
         help="Config of --checkpoint (default: vitdet_config.json beside it; a named .py runs).",
     ),
-    data: Optional[Path] = typer.Option(None, "--data", help="COCO annotation JSON."),
-    images: Optional[Path] = typer.Option(None, "--images", help="Image folder of --data."),
+    data: Optional[Path] = typer.Option(
+        None,
+        "--data",
+        help="COCO annotation JSON (default for a model of the synthetic shapes: the built-in "
+        "set's val split, generated into data/synthetic_shapes on first use).",
+    ),
+    images: Optional[Path] = ImagesOption,
     backend: Optional[List[str]] = typer.Option(
         None,
         "--backend",
         help="onnxruntime | openvino | torch | om | tuned; repeatable or a comma list "
         "(default: the tuned pipeline when `vitdet tune` ran, else onnxruntime).",
     ),
-    limit: Optional[int] = typer.Option(None, "--limit", help="Use the first N images."),
+    limit: Optional[int] = LimitOption,
     device: str = typer.Option("cpu", "--device", help="Torch device for --checkpoint."),
     device_id: int = DeviceIdOption,
     max_pixels: Optional[int] = MaxPixelsOption,
@@ -91,8 +98,9 @@ def command(
 
     _check_source(artifacts, checkpoint, backend)
     from vitdet_cli.bench.backends import parse_backends
-    from vitdet_cli.evaluation import resolve_dataset
+    from vitdet_cli.data.resolve import check_limit, resolve_dataset
 
+    check_limit(limit)
     backends = parse_backends(backend or ["auto"])
     class_names, art = None, None
     if artifacts is not None:
@@ -101,9 +109,16 @@ def command(
         art = Artifacts.open(artifacts)
         art.require()
         class_names = art.class_names
-    ann, image_dir, defaulted = resolve_dataset(data, images, class_names)
+    dataset = resolve_dataset(
+        data,
+        images,
+        limit=limit,
+        builtin_for=class_names,
+        on_generate=lambda root: info(f"generating the built-in synthetic shapes set in {root}"),
+    )
+    ann, image_dir, defaulted = dataset.ann_file, dataset.image_dir, dataset.source == "builtin"
     if defaulted:
-        info(f"no --data given: evaluating on the synthetic shapes val split {ann}")
+        info(f"no --data given: evaluating on {dataset.describe()}")
     if checkpoint is not None:
         from vitdet_cli.evaluation import evaluate_checkpoint
 

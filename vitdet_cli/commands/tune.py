@@ -11,6 +11,12 @@ from vitdet_cli.commands._common import JsonOption, MaxPixelsOption, use_images_
 from vitdet_cli.report.console import console, emit
 
 
+def _made(root: Path) -> None:
+    from vitdet_cli.report.console import info
+
+    info(f"no --data given: generating the built-in synthetic shapes set in {root} for the gate")
+
+
 def command(
     artifacts: Path = typer.Argument(..., help="The --out directory of `vitdet export`."),
     precision: str = typer.Option(
@@ -24,7 +30,10 @@ def command(
         None, "--img", help="Image whose stage tensors are timed (default: export's sample)."
     ),
     data: Optional[Path] = typer.Option(
-        None, "--data", help="COCO annotation JSON for the --precision auto gate."
+        None,
+        "--data",
+        help="COCO annotation JSON for the --precision auto gate (default for a model of the "
+        "synthetic shapes: the built-in set's val split).",
     ),
     images: Optional[Path] = typer.Option(None, "--images", help="Image folder of --data."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Gate on the first N images."),
@@ -42,8 +51,7 @@ def command(
     use_json(json_output)
     use_images_limit(max_pixels)
     from vitdet_cli.artifacts import Artifacts
-    from vitdet_cli.evaluation import resolve_dataset
-    from vitdet_cli.evaluation.datasets import default_dataset
+    from vitdet_cli.data.resolve import resolve_dataset
     from vitdet_cli.report.console import spinner
     from vitdet_cli.runtime.images import check_image_file
     from vitdet_cli.tune import tune_artifacts
@@ -51,14 +59,13 @@ def command(
 
     if img is not None:
         check_image_file(img)  # bad input is named before the folder is opened
-    spec = None
-    if data is not None:
-        ann, image_dir, _ = resolve_dataset(data, images)
-        spec = (ann, image_dir, limit)
+    dataset = None
+    if data is not None or images is not None:
+        dataset = resolve_dataset(data, images, limit=limit)  # bad input named before opening
     art = Artifacts.open(artifacts)
-    if spec is None and precision == "auto":
-        found = default_dataset(art.class_names)
-        spec = (found[0], found[1], limit) if found else None
+    if dataset is None and precision == "auto":
+        dataset = resolve_dataset(limit=limit, builtin_for=art.class_names, on_generate=_made)
+    spec = (dataset.ann_file, dataset.image_dir, limit) if dataset is not None else None
     with spinner("tuning") as step:
         report = tune_artifacts(
             art, precision, img, spec, warmup, repeat, threads, dry_run, on_step=step

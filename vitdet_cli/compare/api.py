@@ -387,27 +387,3 @@ def compare(
     return compare_runs(
         artifacts, run_a, out, score_thr, dedup, backend_b, options_b, ann_file, on_image
     )
-
-
-def dataset_images(ann_file: Path, image_dir: Path, limit: Optional[int] = None) -> list[Path]:
-    """The images an annotation file lists, found in ``image_dir`` (clear error when absent);
-    the file is validated and the images checked (regular files within the pixel limit)."""
-    from vitdet_cli.data.coco import load_coco_json, validated
-    from vitdet_cli.errors import VitdetError
-    from vitdet_cli.runtime.images import check_image_file
-
-    data = load_coco_json(ann_file)
-    validated(data, Path(ann_file), for_eval=True)
-    paths = [Path(image_dir) / Path(im["file_name"]).name for im in data["images"]][:limit]
-    missing = [p for p in paths if not p.is_file()]
-    if missing:
-        raise VitdetError(
-            f"{len(missing)} image(s) listed in {ann_file} are not in {image_dir}, "
-            f"e.g. {missing[0].name}",
-            hint="pass --images the folder holding the annotation file's images",
-            code="images_missing",
-            exit_code=2,
-        )
-    for path in paths:
-        check_image_file(path)
-    return paths

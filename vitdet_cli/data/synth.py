@@ -384,13 +384,6 @@ def annotate(
     return anns
 
 
-def check_image(img_size: int) -> np.ndarray:
-    """The synthetic scene export checks its graphs with and ``vitdet tune`` times them on
-    (BGR uint8, about the model's input size)."""
-    side = max(64, int(img_size * 0.8))
-    return generate_sample(SynthParams(seed=7, image_size=(side, int(side * 1.25))), 0)[0]
-
-
 def generate_sample(params: SynthParams, index: int) -> tuple[np.ndarray, list[dict]]:
     """Image ``index`` of the dataset (independent of the total count) and its annotations.
 
@@ -407,6 +400,13 @@ def generate_sample(params: SynthParams, index: int) -> tuple[np.ndarray, list[d
     anns = annotate(visible, specs, rng, params.rle_fraction)
     image = render_image(np.random.default_rng([params.seed, index, 1]), masks, h, w)
     return image, anns
+
+
+def sample_image(size: int) -> np.ndarray:
+    """One fixed synthetic scene (BGR uint8) about ``size`` px across: what export checks its
+    graphs with and what bench times when it has no other image."""
+    side = max(64, int(size * 0.8))
+    return generate_sample(SynthParams(seed=7, image_size=(side, int(side * 1.25))), 0)[0]
 
 
 # ---------------------------------------------------------------- dataset on disk

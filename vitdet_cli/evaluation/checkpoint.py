@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Optional
 
 from vitdet_cli.compare.detections import DetSet
+from vitdet_cli.data.resolve import dataset_images
 
 BACKEND = "mmdet"
 """The ``backend`` these results report: the model as MMDetection runs it."""
@@ -89,7 +90,6 @@ def evaluate_checkpoint(
     """
     import torch
 
-    from vitdet_cli.compare.api import dataset_images
     from vitdet_cli.evaluation.coco import class_warnings, coco_metrics
     from vitdet_cli.model.loading import load_trained_model
 

@@ -8,6 +8,7 @@ from typing import Callable, Optional, Sequence
 
 from vitdet_cli.artifacts import Artifacts
 from vitdet_cli.compare.detections import DetSet
+from vitdet_cli.data.resolve import dataset_images
 from vitdet_cli.evaluation.coco import class_warnings, coco_metrics
 from vitdet_cli.runtime.staged import StagedModel
 
@@ -46,7 +47,6 @@ def evaluate_artifacts(
     ``num_images``, ``num_results``, ``evaluator``) plus ``backend``, ``images``, ``seconds``
     and ``warnings``.
     """
-    from vitdet_cli.compare.api import dataset_images
     from vitdet_cli.runtime.backends.tuned import backend_label, open_backend
 
     start = time.perf_counter()

@@ -98,9 +98,9 @@ def sample_image(path: Optional[Path], size: int) -> np.ndarray:
                 f"cannot read image {path}", hint="pass a JPEG or PNG file", code="bad_image"
             )
         return img
-    from vitdet_cli.data.synth import check_image
+    from vitdet_cli.data.synth import sample_image as synthetic_sample
 
-    return check_image(size)
+    return synthetic_sample(size)
 
 
 def _lint(path: Path) -> dict:

@@ -30,7 +30,7 @@ from vitdet_cli.artifacts import Artifacts
 from vitdet_cli.artifacts.layout import STAGE_GRAPHS, STAGES, TUNE, TUNING
 from vitdet_cli.artifacts.manifest import write_manifest
 from vitdet_cli.artifacts.tuning import StageChoice, Tuning, write_tuning
-from vitdet_cli.data.synth import check_image
+from vitdet_cli.data.synth import sample_image
 from vitdet_cli.errors import VitdetError
 from vitdet_cli.runtime.backends.tuned import stage_backend
 from vitdet_cli.runtime.host_config import HostConfig
@@ -102,7 +102,7 @@ def sample_for(artifacts: Artifacts, img: Optional[Path]) -> tuple[np.ndarray, s
     """(BGR image, description): ``img``, else export's synthetic sample at the model's size."""
     if img is not None:
         return read_image(img), str(img)
-    return check_image(HostConfig.from_dict(artifacts.host).img_size), "export's synthetic sample"
+    return sample_image(HostConfig.from_dict(artifacts.host).img_size), "export's synthetic sample"
 
 
 def choose_exact(trials: list[Trial]) -> Trial:
@@ -136,8 +136,9 @@ def tune_artifacts(
     gate: Gate = Gate(),
     on_step: Optional[Step] = None,
 ) -> TuneReport:
-    """Tune the folder's stages (see the module doc). ``data`` = (annotation file, image folder,
-    limit) is required for ``precision="auto"`` to admit any lower-precision stage."""
+    """Tune the folder's stages (see the module doc). ``data`` = (annotation file, image folder
+    or None to guess it, limit) is required for ``precision="auto"`` to admit any
+    lower-precision stage."""
     if precision not in PRECISION_MODES:
         raise VitdetError(
             f"--precision {precision!r} is not one of {', '.join(PRECISION_MODES)}",
@@ -264,10 +265,10 @@ def _admit_lowered(art, report, lowered, data, gate, threads, step) -> None:
             t.status, t.why = "rejected", "not judged: no dataset for the gate (--data)"
         report.gate = {"gate": gate.to_dict(), "judged": False, "why": "no dataset"}
         return
-    from vitdet_cli.compare.api import dataset_images
+    from vitdet_cli.data.resolve import from_annotations
 
     ann, image_dir, limit = data
-    images = dataset_images(ann, image_dir, limit)
+    images = list(from_annotations(ann, image_dir, limit).images)
     choices = {s: (t.candidate.backend, t.candidate.precision) for s, t in report.choices.items()}
     step(f"gate: the exact pipeline on {len(images)} images")
     files = report.int8_files
