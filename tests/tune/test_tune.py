@@ -312,3 +312,16 @@ def test_the_tuner_loads_no_torch() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_re_export_drops_the_tuning(folder, tiny_checkpoint) -> None:
+    """The choice was measured on graphs the export replaces: it must not survive them."""
+    from eval_test_helpers import export_helpers
+
+    from vitdet_cli.export.api import export_artifacts
+
+    tune_artifacts(folder, repeat=1)
+    assert Artifacts.open(folder).tuning is not None
+    export_artifacts(tiny_checkpoint, export_helpers().TINY_CONFIG, folder, stages="rpn")
+    assert not (folder / "tune").exists() and verify_folder(folder).ok
+    assert Artifacts.open(folder).tuning is None
