@@ -78,6 +78,7 @@ class FakeModel:
 
     def __init__(self, artifacts, backend, verify: bool = True) -> None:
         self.sessions = {}
+        self.backend = backend
 
     def __enter__(self):
         return self
@@ -121,6 +122,10 @@ def use_fake_model(monkeypatch, *modules: str, class_names=("a", "b")) -> None:
     for name in modules:
         mod = importlib.import_module(name)
         monkeypatch.setattr(mod, "StagedModel", fake)
-        monkeypatch.setattr(mod, "get_backend", lambda *a, **k: None)
+        for lookup in ("get_backend", "open_backend"):  # by name / default "auto" (tuned)
+            if hasattr(mod, lookup):
+                monkeypatch.setattr(mod, lookup, lambda *a, **k: None)
+        if hasattr(mod, "backend_label"):
+            monkeypatch.setattr(mod, "backend_label", lambda _backend: "fake")
         if hasattr(mod, "Artifacts"):
             monkeypatch.setattr(mod, "Artifacts", NoArtifacts)
