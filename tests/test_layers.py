@@ -38,8 +38,6 @@ LAYER = {unit: i for i, (_, units) in enumerate(LAYERS) for unit in units}
 
 ALLOWED = {
     # Upward: the back edge of each of today's five two-way package pairs.
-    ("config", "model"): "issue 16 (config<->model): schema.py checks the preset name against "
-    "model.presets (deferred)",
     ("platform", "mmcv_build"): "issue 16 item 6: checks.py runs mmcv_build.verify's op smoke "
     "tests for env-check (deferred)",
     ("report", "runtime"): "issue 16 items 1, 3: pictures.py draws runtime.masks.MaskCrops",
