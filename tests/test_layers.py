@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "vitdet_cli"
 
 LAYERS = [  # lowest first
-    ("base", {"vitdet_cli", "errors", "io_checks", "atomic", "metafile", "cache_dir"}),
+    ("base", {"vitdet_cli", "errors", "io_checks", "atomic", "metafile", "cache_dir", "shipped"}),
     ("foundations", {"artifacts", "config", "data", "platform", "report"}),
     ("core", {"model", "runtime", "mmcv_build"}),
     ("envcheck", {"envcheck"}),
