@@ -4,6 +4,7 @@ editable copy of the package find them (vitdet_cli/shipped.py, setup.py)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from vitdet_cli.mmcv_build.builder import BUILD_TOOLS, _tools_env
 from vitdet_cli.platform import pins
 
 pytestmark = pytest.mark.slow  # builds and installs the package: ~10 s
@@ -22,14 +24,18 @@ SHIPPED = ("configs", "patches", "scripts")
 SOURCES = ("pyproject.toml", "setup.py", "README.md", "vitdet_cli", *SHIPPED)
 
 # What an installed copy finds; run by a fresh interpreter without site-packages (-S), so
-# neither this checkout nor the venv's own editable install of vitdet_cli can answer.
+# neither this checkout nor the venv's own editable install of vitdet_cli can answer. The venv's
+# site-packages (argv[1]) is appended last as a plain folder for the dependencies (rich, ...):
+# its .pth files, which would install the venv's own editable finder, are not read.
 PROBE = """
 import json, site, sys
-for folder in sys.argv[1:]:
+for folder in sys.argv[2:]:
     site.addsitedir(folder)  # an install's site-packages, .pth files (editable finder) included
+sys.path.append(sys.argv[1])
 import vitdet_cli
 from vitdet_cli.demo import DEMO_CONFIG
 from vitdet_cli.mmcv_build.patches import patches_dir, select_patches
+from vitdet_cli.mmcv_build.builder import BUILD_TOOLS, _tools_env
 from vitdet_cli.platform import pins
 from vitdet_cli.shipped import shipped_dir
 print(json.dumps({
@@ -54,10 +60,15 @@ def shipped_files() -> list[str]:
 
 
 def pip(*args: str) -> None:
+    """pip without build isolation or an index, with build-mmcv's pinned private setuptools and
+    wheel on PYTHONPATH: the venv's own may be too old (torch 2.8.0 leaves setuptools 65.5 and
+    no wheel)."""
+    env = {**os.environ, **_tools_env("build", BUILD_TOOLS, REPO / ".pytest_cache" / "tools.log")}
     proc = subprocess.run(
         [sys.executable, "-m", "pip", *args, "--no-deps", "--no-build-isolation", "--no-index"],
         capture_output=True,
         text=True,
+        env=env,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
 
@@ -65,7 +76,7 @@ def pip(*args: str) -> None:
 def probe(cwd: Path, pythonpath: str = "", site_dirs: tuple[str, ...] = ()) -> dict:
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": pythonpath}  # no $VITDET_PATCHES_DIR
     proc = subprocess.run(
-        [sys.executable, "-S", "-c", PROBE, *site_dirs],
+        [sys.executable, "-S", "-c", PROBE, sysconfig.get_path("purelib"), *site_dirs],
         cwd=cwd,
         env=env,
         capture_output=True,
