@@ -1,11 +1,14 @@
 """Experiment configs: loading, overrides, and the errors a user sees."""
 
+from pathlib import Path
+
 import pytest
 
 from vitdet_cli.config import load_config
-from vitdet_cli.config.loader import apply_overrides, parse_override
+from vitdet_cli.config.loader import apply_overrides, config_path, parse_override
 from vitdet_cli.errors import ConfigError
 
+REPO = Path(__file__).resolve().parents[1]
 
 def write(tmp_path, text, name="exp.yaml"):
     path = tmp_path / name
@@ -83,6 +86,20 @@ def test_missing_file_and_bad_yaml(tmp_path):
         load_config(write(tmp_path, "train:\n  lr: [1,\n"))
     with pytest.raises(ConfigError, match="must be a mapping"):
         load_config(write(tmp_path, "- a\n- b\n"))
+
+
+def test_configs_name_outside_a_checkout_reads_the_shipped_config(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no configs/ here, as after installing the wheel elsewhere
+    name = Path("configs/vitdet_tiny_shapes.yaml")
+    shipped = REPO / name
+    assert config_path(name) == shipped
+    assert load_config(name) == load_config(shipped)
+    assert config_path(Path("configs/nope.yaml")) == Path("configs/nope.yaml")
+    assert config_path(Path("elsewhere/vitdet_tiny_shapes.yaml")).parent == Path("elsewhere")
+    (tmp_path / "configs").mkdir()  # a folder with its own configs/: a path is a path
+    assert config_path(name) == name
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(name)
 
 
 def test_parse_override_values():

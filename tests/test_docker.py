@@ -6,7 +6,8 @@ import re
 import subprocess
 from pathlib import Path
 
-from vitdet_cli.platform import checks, container, pins
+from vitdet_cli.envcheck import checks
+from vitdet_cli.platform import container, pins
 
 REPO = Path(__file__).resolve().parents[1]
 DOCKERFILE = (REPO / "docker" / "Dockerfile").read_text()

@@ -2,9 +2,10 @@
 
 import pytest
 
+from vitdet_cli.envcheck import checks
 from vitdet_cli.errors import VitdetError
 from vitdet_cli.mmcv_build import verify
-from vitdet_cli.platform import checks, device
+from vitdet_cli.platform import device
 
 
 def by_name(data):

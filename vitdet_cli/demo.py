@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from vitdet_cli.errors import VitdetError
+from vitdet_cli.shipped import shipped_dir
 
-DEMO_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "vitdet_tiny_shapes.yaml"
+DEMO_CONFIG = shipped_dir("configs") / "vitdet_tiny_shapes.yaml"
 STEPS = ("train", "export", "infer", "compare")
 
 

@@ -12,9 +12,9 @@ from vitdet_cli.artifacts import Artifacts
 from vitdet_cli.artifacts.layout import STAGE_GRAPHS
 from vitdet_cli.artifacts.meta import SCHEMA_VERSION
 from vitdet_cli.artifacts.model_config import read_model_config
+from vitdet_cli.config.presets import get_preset
 from vitdet_cli.errors import VitdetError
 from vitdet_cli.metafile import sha256_file
-from vitdet_cli.model.presets import get_preset
 
 pytestmark = [pytest.mark.mmcv, pytest.mark.slow]
 

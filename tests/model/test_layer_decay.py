@@ -93,7 +93,7 @@ def test_no_decay_rules_by_parameter_name(rule_index, name, ndim, in_norm, expec
 def test_no_decay_sets_of_vit_b():
     """ViT-B + SimpleFPN (203 tensors): mmdet and detectron2 exempt the same 49 (the 24 block
     LayerNorms and pos_embed; detectron2's channel LN2d is no torch norm), timm 119."""
-    from vitdet_cli.model.presets import get_preset
+    from vitdet_cli.config.presets import get_preset
 
     preset = get_preset("vit-b")
     model = nn.Module()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from vitdet_cli.config.presets import get_preset, list_presets
 from vitdet_cli.errors import VitdetError
-from vitdet_cli.model.presets import get_preset, list_presets
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,8 @@ import torch
 from mmengine.registry import Registry
 
 import vitdet_cli.model as vm
+from vitdet_cli.config.presets import get_preset
 from vitdet_cli.errors import VitdetError
-from vitdet_cli.model.presets import get_preset
 from vitdet_cli.model.simple_fpn import SimpleFPN
 from vitdet_cli.model.vit import ViT
 

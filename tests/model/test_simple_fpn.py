@@ -6,9 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from vitdet_cli.config.presets import get_preset
+from vitdet_cli.config.pyramid import pyramid_channels
 from vitdet_cli.errors import ConfigError
-from vitdet_cli.model.presets import get_preset
-from vitdet_cli.model.pyramid import pyramid_channels
 from vitdet_cli.model.simple_fpn import LN2d, SimpleFPN
 
 

@@ -8,16 +8,15 @@ import pytest
 import torch
 from model_test_helpers import randomise_rel_pos, tiny_vit
 
+from vitdet_cli.config.presets import get_preset
 from vitdet_cli.errors import ConfigError
-from vitdet_cli.model.presets import get_preset
+from vitdet_cli.model.pos_embed import resize_abs_pos, resize_rel_pos
 from vitdet_cli.model.simple_fpn import SimpleFPN
 from vitdet_cli.model.vit import (
     DEFAULT_LN_EPS,
     Attention,
     ViT,
     rel_pos_index,
-    resize_abs_pos,
-    resize_rel_pos,
     window_partition,
     window_unpartition,
 )

@@ -86,8 +86,8 @@ def test_head_settings_override_the_preset(tiny_overrides, tmp_path):
     # unset fields keep the preset's; every heads field names a preset field
     from dataclasses import fields
 
+    from vitdet_cli.config.presets import ViTDetPreset, get_preset
     from vitdet_cli.config.schema import HeadsSection
-    from vitdet_cli.model.presets import ViTDetPreset, get_preset
 
     assert set(HeadsSection.model_fields) <= {f.name for f in fields(ViTDetPreset)}
 

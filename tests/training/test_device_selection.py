@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from vitdet_cli.envcheck import checks
 from vitdet_cli.errors import VitdetError
-from vitdet_cli.platform import checks, device
+from vitdet_cli.platform import device
 from vitdet_cli.platform.device import Placement
 from vitdet_cli.training import api
 from vitdet_cli.training.launch import NodeSpec, plan_launch

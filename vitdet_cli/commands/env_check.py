@@ -24,7 +24,7 @@ def command(
 ) -> None:
     """Check Python packages, mmcv ops, devices and CANN; exit 1 if a required check fails."""
     use_json(json_output)
-    from vitdet_cli.platform.checks import failed, run_checks
+    from vitdet_cli.envcheck.checks import failed, run_checks
     from vitdet_cli.report.tables import checks_table
 
     config_soc = None

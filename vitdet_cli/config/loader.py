@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from vitdet_cli.config.schema import ExperimentConfig
 from vitdet_cli.errors import ConfigError, excerpt
+from vitdet_cli.shipped import shipped_dir
 
 MAX_VALUES = 100_000
 """More values than this (after YAML aliases are expanded) is not a config but an attack."""
@@ -38,6 +39,17 @@ def expanded_size(data: Any, limit: int = MAX_VALUES) -> int:
         return sizes[key]
 
     return size(data)
+
+
+def config_path(path: Path) -> Path:
+    """``path``; but ``configs/NAME`` where this folder has no ``configs/`` is the shipped
+    config of that name (``vitdet_cli/shipped.py``): the README's commands work from a wheel
+    install too, and inside a checkout (or any folder with a ``configs/``) a path is a path."""
+    path = Path(path)
+    if path.is_absolute() or path.parent != Path("configs") or path.parent.exists():
+        return path
+    shipped = shipped_dir("configs") / path.name
+    return shipped if shipped.is_file() else path
 
 
 def read_yaml(path: Path) -> dict:
@@ -188,7 +200,7 @@ def load_config(path: Optional[Path], overrides: Iterable[str] = ()) -> Experime
         overrides: ``a.b=c`` strings applied after the file, values coerced to the field type.
     """
     overrides = list(overrides)
-    data = read_yaml(Path(path)) if path is not None else {}
+    data = read_yaml(config_path(Path(path))) if path is not None else {}
     data = apply_overrides(data, overrides)
     try:
         return ExperimentConfig.model_validate(data)

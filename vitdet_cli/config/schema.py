@@ -5,10 +5,13 @@ Sections are strict: an unknown key is an error with a did-you-mean, never silen
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from vitdet_cli.config.presets import list_presets
 
 DeviceKind = Literal["auto", "npu", "cuda", "cpu"]
 
@@ -74,10 +77,6 @@ class ModelSection(Section):
     @field_validator("preset")
     @classmethod
     def _preset(cls, value: str) -> str:
-        import difflib
-
-        from vitdet_cli.model.presets import list_presets
-
         name = value.strip().lower().replace("_", "-")
         if name not in list_presets():
             close = difflib.get_close_matches(name, list_presets(), n=1, cutoff=0.5)

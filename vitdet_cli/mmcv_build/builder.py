@@ -317,7 +317,7 @@ def install(wheel: Path, log_path: Path) -> None:
 
 def verify(target: str) -> list:
     """Op smoke tests in a fresh interpreter (the new mmcv must not meet a stale import)."""
-    from vitdet_cli.platform.checks import Check
+    from vitdet_cli.platform.check import Check
 
     kind = target if target != "cpu" else "cpu"
     proc = subprocess.run(

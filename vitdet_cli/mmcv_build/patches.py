@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Optional
 
 from vitdet_cli.errors import VitdetError
-
-REPO_PATCHES = Path(__file__).resolve().parents[2] / "patches"
+from vitdet_cli.shipped import shipped_dir
 
 
 @dataclass
@@ -28,7 +27,9 @@ class Patch:
 
 
 def patches_dir(mmcv_version: str, root: Optional[Path] = None) -> Path:
-    base = root or Path(os.environ.get("VITDET_PATCHES_DIR", REPO_PATCHES))
+    """``patches/mmcv-<version>`` as shipped; ``root`` or ``$VITDET_PATCHES_DIR`` replace
+    ``patches/``."""
+    base = root or Path(os.environ.get("VITDET_PATCHES_DIR", shipped_dir("patches")))
     return base / f"mmcv-{mmcv_version}"
 
 

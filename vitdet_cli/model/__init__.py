@@ -25,9 +25,9 @@ _LAZY = {
     "Fp16CompresssionHook": ("vitdet_cli.model.hooks", "Fp16CompresssionHook"),
     "LoadReport": ("vitdet_cli.model.checkpoint", "LoadReport"),
     "load_pretrained_backbone": ("vitdet_cli.model.checkpoint", "load_pretrained_backbone"),
-    "ViTDetPreset": ("vitdet_cli.model.presets", "ViTDetPreset"),
-    "get_preset": ("vitdet_cli.model.presets", "get_preset"),
-    "list_presets": ("vitdet_cli.model.presets", "list_presets"),
+    "ViTDetPreset": ("vitdet_cli.config.presets", "ViTDetPreset"),
+    "get_preset": ("vitdet_cli.config.presets", "get_preset"),
+    "list_presets": ("vitdet_cli.config.presets", "list_presets"),
 }
 
 #: (registry attribute of ``mmdet.registry``, registered type name, public name here)

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from vitdet_cli.errors import VitdetError
-from vitdet_cli.model.vit import pos_embed_grid, resize_abs_pos, resize_rel_pos
+from vitdet_cli.model.pos_embed import pos_embed_grid, resize_abs_pos, resize_rel_pos
 
 #: Prefixes tried, longest first, when none is given: the first one some key carries is used.
 KNOWN_PREFIXES = ("backbone.net.", "backbone.")

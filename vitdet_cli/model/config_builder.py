@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Optional
 
+from vitdet_cli.config.presets import get_preset
 from vitdet_cli.config.schema import ExperimentConfig
 
 MEAN = [123.675, 116.28, 103.53]
@@ -100,8 +101,6 @@ def _roi_extractor(size: int, channels: int, sampling_ratio: int) -> dict:
 
 def model_cfg(exp: ExperimentConfig, num_classes: int) -> dict:
     """The Mask R-CNN dict: ViT + SimpleFPN + RPN + Shared4Conv1FC box head + FCN mask head."""
-    from vitdet_cli.model.presets import get_preset
-
     # the config's patch size, norm eps and head settings, where given, replace the preset's
     given = {k: v for k, v in exp.model.heads.model_dump().items() if v is not None}
     for key in ("patch_size", "norm_eps"):
@@ -285,8 +284,6 @@ def build_mmdet_config(
 ):
     """The full mmengine Config for ``Runner.from_cfg``."""
     from mmengine.config import Config
-
-    from vitdet_cli.model.presets import get_preset
 
     preset = get_preset(exp.model.preset)
     img = exp.model.img_size or preset.img_size

@@ -16,6 +16,7 @@ from typing import Any
 from torch import nn
 
 from vitdet_cli.artifacts.model_config import TRAIN_NAME, ModelConfig, read_model_config
+from vitdet_cli.config.loader import config_path
 from vitdet_cli.errors import VitdetError
 from vitdet_cli.metafile import sha256_file
 
@@ -69,6 +70,7 @@ def model_config_of(cfg: Any) -> ModelConfig:
 
 def _named_config(config: Path, num_classes: int) -> ModelConfig:
     """A config the user named: our YAML, a ``.json`` (data) or an mmengine ``.py`` (executed)."""
+    config = config_path(config)
     if not config.is_file():
         raise VitdetError(f"config {config} not found", code="config_missing", exit_code=2)
     if config.suffix in (".yaml", ".yml"):

@@ -15,9 +15,9 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
+from vitdet_cli.config.pyramid import log2_scale, pyramid_channels
 from vitdet_cli.errors import ConfigError
 from vitdet_cli.model.layers import build_activation, set_requires_grad, split_cfg
-from vitdet_cli.model.pyramid import log2_scale, pyramid_channels
 
 #: LN2d epsilon when a norm cfg gives none: 1e-5 as ``mmcv.build_norm_layer`` fills in for the
 #: heads (see ``vit.DEFAULT_LN_EPS``). The class itself keeps 1e-6, MMDetection's and detectron2's.

@@ -12,7 +12,14 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-INSTALL_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "install_torch.sh"
+
+def install_script() -> Path:
+    """``scripts/install_torch.sh`` as shipped (``vitdet_cli/shipped.py``)."""
+    try:
+        from vitdet_cli.shipped import shipped_dir
+    except ImportError:  # run as a plain script, vitdet_cli not importable: a checkout
+        return Path(__file__).resolve().parents[2] / "scripts" / "install_torch.sh"
+    return shipped_dir("scripts") / "install_torch.sh"
 
 
 def _fail(message: str) -> Exception:
@@ -30,7 +37,7 @@ def _fail(message: str) -> Exception:
 
 def specs(script: Optional[Path] = None) -> dict[str, str]:
     """``{"npu": "torch==… torch_npu==… …", "cuda": …, "cpu": …}`` from the install script."""
-    path = Path(script or INSTALL_SCRIPT)
+    path = Path(script or install_script())
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as err:

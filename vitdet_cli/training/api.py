@@ -67,7 +67,7 @@ def _preflight(kind: str, dry_run: bool, picked: list[int]) -> None:
     devices picked, checked in a fresh process with the run's visible-device variable."""
     if dry_run:
         return
-    from vitdet_cli.platform.checks import require, require_fresh
+    from vitdet_cli.envcheck.checks import require, require_fresh
 
     env = Placement(kind, picked).env()
     if env:

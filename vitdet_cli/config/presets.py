@@ -2,7 +2,8 @@
 
 Paper values (Li et al. 2022; detectron2 / MMDetection ViTDet configs) for ``vit-b``, ``vit-l``
 and ``vit-h``; ``vit-tiny`` is ours, small enough to train in minutes on a laptop CPU.
-This module imports no torch, so the CLI can list presets cheaply.
+This module imports no torch, so the CLI can list presets cheaply; it lives in ``config/``
+because the schema checks preset names against it and ``model/`` builds from it.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ import difflib
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from vitdet_cli.config.pyramid import pyramid_channels
 from vitdet_cli.errors import ConfigError
-from vitdet_cli.model.pyramid import pyramid_channels
 
 #: LayerNorm eps of MMDetection's ViTDet build (``mmcv.build_norm_layer``'s default, in the
 #: backbone, neck and heads): its released checkpoints were trained with it.

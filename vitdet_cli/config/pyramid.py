@@ -1,4 +1,4 @@
-"""Pyramid scale arithmetic shared by the SimpleFPN module and the torch-free presets."""
+"""Pyramid scale arithmetic shared by the torch-free presets and ``model/``'s SimpleFPN."""
 
 from __future__ import annotations
 

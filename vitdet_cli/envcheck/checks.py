@@ -1,4 +1,8 @@
-"""Environment checks: a library that env-check prints and other commands call to fail early."""
+"""Environment checks: a library that env-check prints and other commands call to fail early.
+
+It reads the facts ``platform/`` gathers (device, CANN, npu-smi, container nodes) and runs
+``mmcv_build.verify``'s op smoke tests, so it sits above both.
+"""
 
 from __future__ import annotations
 
@@ -9,29 +13,17 @@ import os
 import platform as pyplatform
 import subprocess
 import sys
-from dataclasses import asdict, dataclass
 from typing import Callable, Iterable, Mapping, Optional
 
 from packaging.version import InvalidVersion, Version
 
 from vitdet_cli.errors import VitdetError
+from vitdet_cli.mmcv_build import verify
 from vitdet_cli.platform import cann, container, device
+from vitdet_cli.platform.check import Check
 
 MMCV_MIN, MMCV_MAX = Version("2.0.0rc4"), Version("2.2.0")
 SET_ENV_HINT = "source /usr/local/Ascend/ascend-toolkit/set_env.sh"
-
-
-@dataclass
-class Check:
-    group: str
-    name: str
-    status: str  # ok | warn | fail
-    found: str
-    expected: str = ""
-    hint: str = ""
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def _version(dist: str) -> Optional[str]:
@@ -188,8 +180,6 @@ def check_opencv() -> Check:
 
 
 def check_mmcv_ops(kinds: Iterable[str]) -> list[Check]:
-    from vitdet_cli.mmcv_build import verify
-
     if _version("mmcv") is None:
         return [
             Check(
