@@ -37,16 +37,13 @@ OPEN = {"base"}
 LAYER = {unit: i for i, (_, units) in enumerate(LAYERS) for unit in units}
 
 ALLOWED = {
-    # Upward: the back edge of each of today's five two-way package pairs.
+    # Upward: the back edge of each of today's three two-way package pairs.
     ("config", "model"): "issue 16 (config<->model): schema.py checks the preset name against "
     "model.presets (deferred)",
     ("platform", "mmcv_build"): "issue 16 item 6: checks.py runs mmcv_build.verify's op smoke "
     "tests for env-check (deferred)",
-    ("report", "runtime"): "issue 16 items 1, 3: pictures.py draws runtime.masks.MaskCrops",
-    ("runtime", "compare"): "issue 16 item 1: infer.py writes results.json through "
-    "compare.detections/coco_eval (deferred)",
-    ("evaluation", "compare"): "issue 16 items 1, 2: DetSet, coco_eval and dataset_images live "
-    "in compare",
+    ("evaluation", "compare"): "issue 16 item 2: checkpoint.py and staged.py take "
+    "dataset_images from compare.api (deferred)",
     # Sideways within a layer.
     ("bench", "compare"): "issue 16 item 2: worker.py takes dataset_images from compare.api",
     ("bench", "export"): "issue 16 item 2: images.py takes export.api.sample_image",
