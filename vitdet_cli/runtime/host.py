@@ -11,6 +11,8 @@ test-time behaviour for our Mask R-CNN; see the step modules for the details:
 - :mod:`~vitdet_cli.runtime.policies` — dedup and score-threshold policies.
 
 Stages are plain callables so any backend (torch, onnxruntime, om) can be plugged in.
+:func:`run_pipeline` returns the image's :class:`~vitdet_cli.runtime.detections.Detections`
+and times the host steps in a :class:`~vitdet_cli.runtime.timing.StepTimer`.
 """
 
 from __future__ import annotations
