@@ -9,7 +9,7 @@ Re-running continues: a finished training is reused, an interrupted one resumes.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -104,7 +104,6 @@ def run_demo(
     from vitdet_cli.export.api import export_artifacts
     from vitdet_cli.runtime.backends import get_backend
     from vitdet_cli.runtime.infer import (
-        InferRun,
         PictureWriter,
         picture_of,
         run_images,
@@ -141,13 +140,10 @@ def run_demo(
     drawn = PictureWriter(work / "infer" / "vis", val[:pictures])
     with StagedModel(artifacts, deployed) as model:
         drawn.draw = picture_of(model.class_names)
-        results, stats = run_images(
+        run = run_images(
             model, val, 0.05, "none", warmup=1, repeat=1, record=True, on_result=drawn
         )
-        info = model.backend_info()
-    run = InferRun(backend, val, results, stats, model.class_names, backend_info=info)
-    shown = InferRun(run.backend, val[:pictures], results[:pictures], stats, run.class_names,
-                     backend_info=info)  # fmt: skip
+    shown = replace(run, images=val[:pictures], results=run.results[:pictures], tensors={})
     write_outputs(shown, work / "infer", drawn)
     seconds["infer"] = time.monotonic() - t0
 

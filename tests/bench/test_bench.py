@@ -11,7 +11,8 @@ from vitdet_cli.bench import bench, bench_images, parse_backends, run_worker
 from vitdet_cli.bench.api import timing_from_dict
 from vitdet_cli.bench.worker import main as worker_main
 from vitdet_cli.errors import VitdetError
-from vitdet_cli.report.timing import TimingStats, bench_table
+from vitdet_cli.report.timing import bench_table
+from vitdet_cli.runtime.timing import TimingStats
 
 
 def first_image(synth_val):

@@ -12,7 +12,7 @@ from typing import Callable, Optional, Sequence
 
 from vitdet_cli.artifacts import Artifacts
 from vitdet_cli.bench.sizes import model_size_mb
-from vitdet_cli.report.timing import StepStats, TimingStats
+from vitdet_cli.runtime.timing import TimingStats
 
 WORKER = "vitdet_cli.bench.worker"
 DEFAULT_TIMEOUT_S = 3600.0
@@ -44,14 +44,8 @@ class BenchReport:
 
 
 def timing_from_dict(data: dict) -> TimingStats:
-    """Rebuild :class:`TimingStats` from its ``to_dict`` (what a worker sends back)."""
-
-    def step(d: dict) -> StepStats:
-        return StepStats(d["median_ms"], d["p90_ms"], d["mean_ms"], d["min_ms"], d["runs"])
-
-    steps = {n: step(d) for n, d in data["steps"].items()}
-    share = {n: d["share_pct"] for n, d in data["steps"].items()}
-    return TimingStats(steps, step(data["total"]), share, data["runs"])
+    """A worker row's ``timing`` (:meth:`TimingStats.to_dict`) as :class:`TimingStats` again."""
+    return TimingStats.from_dict(data)
 
 
 def _dead_worker(backend: str, rc: int, stderr: str) -> dict:

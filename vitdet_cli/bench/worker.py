@@ -47,14 +47,15 @@ def measure(
 
     row: dict = {"backend": backend, "ok": True, "images": len(images)}
     with StagedModel(artifacts, get_backend(backend, **(options or {}))) as model:
-        _, stats = run_images(model, images, None, "none", warmup, repeat)
-        row["backend_info"] = model.backend_info()
+        run = run_images(model, images, None, "none", warmup, repeat)
+        row["backend_info"] = run.backend_info
         if ann_file is not None:
             from vitdet_cli.evaluation.staged import evaluate_model
 
             dataset = from_annotations(ann_file, image_dir, limit)
             coco = evaluate_model(model, ann_file, list(dataset.images))
             row.update(coco=coco, bbox_map=coco["bbox"]["mAP"], segm_map=coco["segm"]["mAP"])
+    stats = run.stats
     row.update(
         timing=stats.to_dict(),
         median_ms=stats.total.median,

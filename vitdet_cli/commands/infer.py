@@ -131,7 +131,7 @@ def command(
     data = {
         "backend": backend,
         "images": len(run.images),
-        "detections": sum(len(r.result.scores) for r in run.results),
+        "detections": sum(len(r) for r in run.results),
         "results": str(run.results_file),
         "pictures": [str(p) for p in run.pictures],
         "timing": run.stats.to_dict(),
