@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "vitdet_cli"
 
 LAYERS = [  # lowest first
-    ("base", {"vitdet_cli", "errors", "io_checks", "atomic", "metafile", "cache_dir"}),
+    ("base", {"vitdet_cli", "errors", "io_checks", "atomic", "metafile", "cache_dir", "progress"}),
     ("foundations", {"artifacts", "config", "data", "platform", "report"}),
     ("core", {"model", "runtime", "mmcv_build"}),
     ("scoring", {"evaluation"}),
@@ -50,7 +50,6 @@ ALLOWED = {
     # Sideways within a layer.
     ("bench", "compare"): "issue 16 item 2: worker.py takes dataset_images from compare.api",
     ("bench", "export"): "issue 16 item 2: images.py takes export.api.sample_image",
-    ("platform", "report"): "issue 16 item 4: proc.py draws a spinner",
     ("report", "data"): "deliberate: pictures share data.preview's colours and label style",
     ("runtime", "model"): "deliberate: the torch reference backend rebuilds the trained model; "
     "deferred so the deploy path stays torch-free",

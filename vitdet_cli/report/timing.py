@@ -174,8 +174,9 @@ def bench_table(rows: Sequence[Mapping], title: str = "Benchmark") -> Table:
     """One row per backend, as ``yolo benchmark`` prints.
 
     Row keys: ``backend`` (str), ``ok`` (bool; defaults to "no ``error``"), ``error``
-    (``{code, message, hint}`` or a str; the message shortened to its first line), ``size_mb``, ``bbox_map``, ``segm_map``, ``median_ms``,
-    ``p90_ms``, ``img_per_s``, ``peak_mb`` (numbers, each optional: missing or None shows —).
+    (``{code, message, hint}`` or a str; the message shortened to its first line), ``size_mb``,
+    ``bbox_map``, ``segm_map``, ``median_ms``, ``p90_ms``, ``img_per_s``, ``peak_mb`` (numbers,
+    each optional: missing or None shows —).
     """
     table = Table(title=title)
     for key, heading in BENCH_COLUMNS:
