@@ -311,7 +311,7 @@ def run_training(plan: TrainPlan, progress: Progress = SILENT) -> TrainResult:
 def collect_result(work_dir: Path, seconds: float = 0.0) -> TrainResult:
     """The last validation metrics (also written to final_metrics.json) and artifact paths."""
     from vitdet_cli.atomic import write_json_atomic
-    from vitdet_cli.report.plots import read_jsonl
+    from vitdet_cli.training.curves import read_jsonl
 
     rows = read_jsonl(work_dir / "metrics.jsonl")
     vals = [r for r in rows if r.get("mode") == "val"]

@@ -11,7 +11,7 @@ from pathlib import Path
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 
-from vitdet_cli.report.plots import plot_curves
+from vitdet_cli.training.curves import plot_curves
 
 PROGRESS_FILE = "progress.json"
 """Where rank 0 says how far training is (replaced whole, at most every ``progress_every`` s);
