@@ -12,7 +12,7 @@ from rich.console import Console
 
 from vitdet_cli.progress import Progress
 from vitdet_cli.report.progress import ConsoleProgress, training_line
-from vitdet_cli.training.output import TRAIN_LOG, failure_detail, followed
+from vitdet_cli.training.output import PROGRESS_FILE, TRAIN_LOG, failure_detail, followed
 
 
 class Recorder(Progress):
@@ -112,10 +112,10 @@ def test_hook_writes_progress_at_most_every_interval_and_at_the_end(tmp_path, mo
     hook = hooks.VitdetMetricsHook(interval=100, progress_every=3600)
     hook.before_train(runner)
     hook.after_train_iter(runner, 0, outputs={"loss": 2.0})
-    assert not (tmp_path / hooks.PROGRESS_FILE).exists()  # within the interval
+    assert not (tmp_path / PROGRESS_FILE).exists()  # within the interval
     runner.iter = 3
     hook.after_train_iter(runner, 3, outputs={"loss": 1.25})
-    record = json.loads((tmp_path / hooks.PROGRESS_FILE).read_text())
+    record = json.loads((tmp_path / PROGRESS_FILE).read_text())
     assert record["iter"] == 4 and record["max_iters"] == 4 and record["loss"] == 1.25
     assert record["lr"] == 1e-3 and record["eta_s"] == 0 and record["it_per_s"] > 0
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

@@ -18,6 +18,7 @@ from vitdet_cli.platform.device import Placement
 from vitdet_cli.progress import SILENT, Progress
 from vitdet_cli.training.checkpoints import check_load_from, latest_complete, remove_save_temps
 from vitdet_cli.training.launch import Launch, NodeSpec, plan_launch
+from vitdet_cli.training.output import TRAIN_LOG, failure_detail, followed
 
 ResumeArg = Union[None, bool, Path]  # None/False: fresh; True: latest complete; Path: that file
 
@@ -275,8 +276,6 @@ def run_training(plan: TrainPlan, progress: Progress = SILENT) -> TrainResult:
     ``progress`` gets rank 0's progress records and that log's lines as they come
     (``training/output.py``).
     """
-    from vitdet_cli.training.output import TRAIN_LOG, failure_detail, followed
-
     start = time.monotonic()
     import shutil
 

@@ -12,10 +12,7 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 
 from vitdet_cli.training.curves import plot_curves
-
-PROGRESS_FILE = "progress.json"
-"""Where rank 0 says how far training is (replaced whole, at most every ``progress_every`` s);
-the launching process follows it (``training/output.py``)."""
+from vitdet_cli.training.output import PROGRESS_FILE
 
 
 class VitdetMetricsHook(Hook):

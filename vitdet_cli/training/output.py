@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 from vitdet_cli.progress import Progress
-from vitdet_cli.training.hooks import PROGRESS_FILE
 
 TRAIN_LOG = "train.log"
+PROGRESS_FILE = "progress.json"
+"""Where rank 0's hook says how far training is (replaced whole, at most every 0.5 s)."""
 POLL_S = 0.5
 
 
