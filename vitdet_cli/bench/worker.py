@@ -3,7 +3,7 @@
 Everything else the process prints (libraries included) goes to stderr, so stdout holds only
 the result: ``{"backend", "ok": true, "backend_info", "timing", "median_ms", "p90_ms",
 "img_per_s", "peak_mb", "bbox_map", "segm_map", "coco", "images"}`` or ``{"backend", "ok":
-false, "error", "hint", "code"}`` (exit status 1).
+false, "error": {"code", "message", "hint"}}`` (exit status 1).
 """
 
 from __future__ import annotations
@@ -82,22 +82,12 @@ def stdout_to_stderr() -> Iterator[None]:
 
 def failure(backend: str, exc: BaseException) -> dict:
     """The row of a backend that could not run: the message a user can act on."""
-    if isinstance(exc, VitdetError):
-        return {
-            "backend": backend,
-            "ok": False,
-            "error": exc.message,
-            "hint": exc.hint,
-            "code": exc.code,
-        }
-    first = (str(exc).strip().splitlines() or [""])[0]
-    return {
-        "backend": backend,
-        "ok": False,
-        "error": f"{type(exc).__name__}: {first}",
-        "hint": "see the traceback on stderr",
-        "code": "crash",
-    }
+    if not isinstance(exc, VitdetError):
+        first = (str(exc).strip().splitlines() or [""])[0]
+        exc = VitdetError(
+            f"{type(exc).__name__}: {first}", hint="see the traceback on stderr", code="crash"
+        )
+    return {"backend": backend, "ok": False, **exc.to_dict()}
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

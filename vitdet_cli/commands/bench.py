@@ -16,7 +16,7 @@ from vitdet_cli.commands._common import (
     use_json,
 )
 from vitdet_cli.commands.infer import ArtifactsOption, DeviceIdOption, backend_options
-from vitdet_cli.report.console import console, emit
+from vitdet_cli.report.console import console, emit, failed_row
 
 
 def _render(report) -> None:
@@ -30,9 +30,7 @@ def _render(report) -> None:
             stats = timing_from_dict(row["timing"])
             console.print(timing_table(stats, title=f"{row['backend']} timing per image (ms)"))
         else:
-            console.print(f"[red]✗[/red] {row['backend']}: {row['error']}")
-            if row.get("hint"):
-                console.print(f"  [yellow]hint:[/yellow] {row['hint']}")
+            failed_row(row)
     console.print(f"images: {report.image_source}")
 
 

@@ -63,7 +63,6 @@ def emit_verdict(data: dict, report, render) -> None:
     """Print ``data`` (or ``render``); when ``report`` failed its gates, exit 1 with an error —
     in ``--json`` mode inside the one document (``"error"``), not as a second one."""
     from vitdet_cli.errors import VitdetError
-    from vitdet_cli.report.console import MODE
 
     err = None
     if report is not None and not report.passed:
@@ -74,13 +73,7 @@ def emit_verdict(data: dict, report, render) -> None:
             hint=f"see {report.report_file or 'the report'} for every tensor and detection",
             code="parity_failed",
         )
-        if MODE.json:
-            data = {**data, **err.to_dict()}
-    emit(data, render)
-    if err is not None:
-        if MODE.json:
-            raise typer.Exit(err.exit_code)
-        raise err
+    emit(data, render, error=err)
 
 
 def command(

@@ -68,7 +68,8 @@ def evaluate_backends(
     on_image: Optional[Callable[[str, int, Path], None]] = None,
 ) -> list[dict]:
     """:func:`evaluate_artifacts` per backend, each with ``ok``; with several backends, one that
-    fails gives ``{"backend", "ok": False, "error", "hint", "code"}`` and the rest still run."""
+    fails gives ``{"backend", "ok": False, "error": {"code", "message", "hint"}}`` (the shape of
+    a top-level error) and the rest still run."""
     from vitdet_cli.errors import VitdetError
 
     artifacts = Artifacts.of(artifacts)  # opened and verified once for every backend
@@ -82,15 +83,7 @@ def evaluate_backends(
         except VitdetError as err:
             if len(backends) == 1:
                 raise
-            out.append(
-                {
-                    "backend": name,
-                    "ok": False,
-                    "error": err.message,
-                    "hint": err.hint,
-                    "code": err.code,
-                }
-            )
+            out.append({"backend": name, "ok": False, **err.to_dict()})
             continue
         out.append({**res, "ok": True})
     return out

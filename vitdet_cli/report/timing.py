@@ -55,7 +55,8 @@ def _status(row: Mapping) -> str:
     error = row.get("error")
     if row.get("ok", not error):
         return "✅"
-    return f"❌ {_short(str(error or 'failed'))}"
+    message = error.get("message") if isinstance(error, dict) else error  # {code, message, hint}
+    return f"❌ {_short(str(message or 'failed'))}"
 
 
 def _cell(value: object, digits: int) -> str:
@@ -78,9 +79,10 @@ _DIGITS = {
 def bench_table(rows: Sequence[Mapping], title: str = "Benchmark") -> Table:
     """One row per backend, as ``yolo benchmark`` prints.
 
-    Row keys: ``backend`` (str), ``ok`` (bool; defaults to "no ``error``"), ``error`` (str,
-    shortened to its first line), ``size_mb``, ``bbox_map``, ``segm_map``, ``median_ms``,
-    ``p90_ms``, ``img_per_s``, ``peak_mb`` (numbers, each optional: missing or None shows —).
+    Row keys: ``backend`` (str), ``ok`` (bool; defaults to "no ``error``"), ``error``
+    (``{code, message, hint}`` or a str; the message shortened to its first line), ``size_mb``,
+    ``bbox_map``, ``segm_map``, ``median_ms``, ``p90_ms``, ``img_per_s``, ``peak_mb`` (numbers,
+    each optional: missing or None shows —).
     """
     table = Table(title=title)
     for key, heading in BENCH_COLUMNS:
