@@ -19,7 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from vitdet_cli.report.timing import STEP_ORDER
+from vitdet_cli.runtime.timing import STEPS
 
 VITDET = [sys.executable, "-m", "vitdet_cli"]
 SYNTH = Path("data/synthetic_shapes")
@@ -73,7 +73,7 @@ def bench_markdown(data: dict) -> str:
     steps = [r for r in data["rows"] if r.get("ok") and r.get("timing")]
     if steps:
         lines += ["", "Median ms per step:", ""]
-        names = [s for s in STEP_ORDER if any(s in r["timing"]["steps"] for r in steps)]
+        names = [s for s in STEPS if any(s in r["timing"]["steps"] for r in steps)]
         lines.append("| backend | " + " | ".join(names) + " |")
         lines.append("|---|" + "---|" * len(names))
         for r in steps:

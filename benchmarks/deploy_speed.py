@@ -68,8 +68,7 @@ def time_staged(artifacts: Path, image: Path, repeat: int):
     from vitdet_cli.runtime.staged import StagedModel
 
     with StagedModel(artifacts, get_backend("onnxruntime")) as model:
-        _, stats = run_images(model, [image], None, "none", warmup=1, repeat=repeat)
-    return stats
+        return run_images(model, [image], None, "none", warmup=1, repeat=repeat).stats
 
 
 def main() -> None:

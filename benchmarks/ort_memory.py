@@ -79,7 +79,7 @@ def child(artifacts: Path, img: Path, setting: str, repeat: int) -> dict:
         loaded = _status_mb("VmRSS")
         run_images(model, [img], None, "none", warmup=1, repeat=0)
         before = _cpu_s()
-        _, stats = run_images(model, [img], None, "none", warmup=0, repeat=repeat)
+        stats = run_images(model, [img], None, "none", warmup=0, repeat=repeat).stats
         cpu_ms = (_cpu_s() - before) * 1e3 / max(1, repeat)
     return {
         "setting": setting,

@@ -47,8 +47,8 @@ def time_pipeline(artifacts, backend, image: Path, repeat: int) -> tuple[float, 
     else:
         backend = open_backend(artifacts, backend)
     with StagedModel(artifacts, backend) as model:
-        _, stats = run_images(model, [image], None, "none", warmup=1, repeat=repeat)
-        return stats.total.median, backend_label(model.backend)
+        run = run_images(model, [image], None, "none", warmup=1, repeat=repeat)
+        return run.stats.total.median, backend_label(model.backend)
 
 
 def main() -> None:

@@ -161,7 +161,7 @@ def test_check_table_and_exit_status(cli, monkeypatch, tmp_path):
     report = npu_check.NpuCheckReport(
         "2.1.0", "2.8.0", "2.8.0", [], [], files, 1.0, tmp_path / "log"
     )
-    monkeypatch.setattr(npu_check, "run_check", lambda: report)
+    monkeypatch.setattr(npu_check, "run_check", lambda **kw: report)
     result = cli("build-mmcv", "--target", "npu", "--check")
     assert result.exit_code == 1
     assert "'SIZE' was not declared" in result.stdout and "at_npu::native::x()" in result.stdout

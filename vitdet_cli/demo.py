@@ -9,11 +9,12 @@ Re-running continues: a finished training is reused, an interrupted one resumes.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Optional
 
 from vitdet_cli.errors import VitdetError
+from vitdet_cli.progress import SILENT, Progress
 from vitdet_cli.shipped import shipped_dir
 
 DEMO_CONFIG = shipped_dir("configs") / "vitdet_tiny_shapes.yaml"
@@ -57,7 +58,9 @@ def _finished(work_dir: Path, max_iters: int) -> Optional[Path]:
     return ckpt if ckpt is not None and ckpt.stem == f"iter_{max_iters}" else None
 
 
-def train_step(config: Path, work_dir: Path, retrain: bool, overrides=()):
+def train_step(
+    config: Path, work_dir: Path, retrain: bool, overrides=(), progress: Progress = SILENT
+):
     """Train, or reuse a finished run, or resume an interrupted one — of the *same* config.
 
     A work dir trained with another config (the demo config changed, other ``--set``) is moved
@@ -70,20 +73,19 @@ def train_step(config: Path, work_dir: Path, retrain: bool, overrides=()):
 
     dumped = work_dir / "vitdet_config.py"
     before = dumped.read_text() if dumped.is_file() else None
-    plan = api.plan_training(config, device="cpu", work_dir=work_dir, overrides=overrides)
+    kw = dict(device="cpu", work_dir=work_dir, overrides=overrides, progress=progress)
+    plan = api.plan_training(config, **kw)
     if before is not None and (retrain or before != dumped.read_text()):
         aside = work_dir.with_name(work_dir.name + ".previous")
         shutil.rmtree(aside, ignore_errors=True)
         work_dir.rename(aside)
-        plan = api.plan_training(config, device="cpu", work_dir=work_dir, overrides=overrides)
+        plan = api.plan_training(config, **kw)
     max_iters = int(plan.summary["max_iters"])
     if _finished(work_dir, max_iters) is not None:
         return api.collect_result(work_dir), False
     if latest_complete(work_dir) is not None:
-        plan = api.plan_training(
-            config, device="cpu", work_dir=work_dir, resume=True, overrides=overrides
-        )
-    return api.run_training(plan), True
+        plan = api.plan_training(config, resume=True, **kw)
+    return api.run_training(plan, progress), True
 
 
 def run_demo(
@@ -94,8 +96,10 @@ def run_demo(
     overrides=(),
     on_step: Optional[Callable[[str], None]] = None,
     backend: str = "onnxruntime",
+    progress: Progress = SILENT,
 ) -> DemoResult:
-    """Run every step; see the module docstring."""
+    """Run every step; see the module docstring. ``on_step`` hears each step's name as it
+    starts, ``progress`` what training reports (progress, notes, its log)."""
     from vitdet_cli.artifacts import Artifacts
     from vitdet_cli.artifacts.model_config import TRAIN_NAME
     from vitdet_cli.compare.api import compare_runs
@@ -104,7 +108,6 @@ def run_demo(
     from vitdet_cli.export.api import export_artifacts
     from vitdet_cli.runtime.backends import get_backend
     from vitdet_cli.runtime.infer import (
-        InferRun,
         PictureWriter,
         picture_of,
         run_images,
@@ -120,7 +123,7 @@ def run_demo(
 
     t0 = time.monotonic()
     step("train")
-    train, trained_now = train_step(Path(config), work / "train", retrain, overrides)
+    train, trained_now = train_step(Path(config), work / "train", retrain, overrides, progress)
     seconds["train"] = time.monotonic() - t0
     if train.last_checkpoint is None:
         raise VitdetError(f"training left no checkpoint in {work / 'train'}", code="train_failed")
@@ -141,13 +144,10 @@ def run_demo(
     drawn = PictureWriter(work / "infer" / "vis", val[:pictures])
     with StagedModel(artifacts, deployed) as model:
         drawn.draw = picture_of(model.class_names)
-        results, stats = run_images(
+        run = run_images(
             model, val, 0.05, "none", warmup=1, repeat=1, record=True, on_result=drawn
         )
-        info = model.backend_info()
-    run = InferRun(backend, val, results, stats, model.class_names, backend_info=info)
-    shown = InferRun(run.backend, val[:pictures], results[:pictures], stats, run.class_names,
-                     backend_info=info)  # fmt: skip
+    shown = replace(run, images=val[:pictures], results=run.results[:pictures], tensors={})
     write_outputs(shown, work / "infer", drawn)
     seconds["infer"] = time.monotonic() - t0
 

@@ -11,7 +11,8 @@ from vitdet_cli.bench import bench, bench_images, parse_backends, run_worker
 from vitdet_cli.bench.api import timing_from_dict
 from vitdet_cli.bench.worker import main as worker_main
 from vitdet_cli.errors import VitdetError
-from vitdet_cli.report.timing import TimingStats, bench_table
+from vitdet_cli.report.timing import bench_table
+from vitdet_cli.runtime.timing import TimingStats
 
 
 def first_image(synth_val):
@@ -30,8 +31,8 @@ def test_onnxruntime_ok_and_om_failed(exported, synth_val) -> None:
     assert ort["size_mb"] > 0 and ort["peak_mb"] > 0
     assert ort["timing"]["runs"] == 2 and ort["timing"]["steps"]["backbone"]["median_ms"] > 0
     assert ort.get("bbox_map") is None  # no --data
-    assert not om["ok"] and om["backend"] == "om" and "not usable here" in om["error"]
-    assert om["code"] == "backend_unavailable" and om["size_mb"] is None
+    assert not om["ok"] and om["backend"] == "om" and "not usable here" in om["error"]["message"]
+    assert om["error"]["code"] == "backend_unavailable" and om["size_mb"] is None
     console = Console(record=True, width=160)
     console.print(bench_table(report.rows))
     text = console.export_text()
@@ -90,20 +91,17 @@ def test_worker_reports_errors_as_json(capsys, tmp_path) -> None:
     argv = ["--artifacts", str(tmp_path / "nope"), "--backend", "onnxruntime", "--img", "x.jpg"]
     assert worker_main(argv) == 1
     row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert row == {
-        "backend": "onnxruntime",
-        "ok": False,
-        "error": row["error"],
-        "hint": row["hint"],
-        "code": "artifacts_missing",
-    }
+    assert row == {"backend": "onnxruntime", "ok": False, "error": row["error"]}
+    assert set(row["error"]) == {"code", "message", "hint"}  # a top-level error's shape
+    assert row["error"]["code"] == "artifacts_missing"
 
 
 def test_dead_worker_becomes_a_failed_row() -> None:
     row = run_worker([sys.executable, "-c", "import os; print('noise'); os.abort()"], "x")
-    assert not row["ok"] and "worker died (signal" in row["error"] and row["code"] == "crash"
+    assert not row["ok"] and "worker died (signal" in row["error"]["message"]
+    assert row["error"]["code"] == "crash"
     row = run_worker([sys.executable, "-c", "import time; time.sleep(5)"], "x", timeout=0.5)
-    assert not row["ok"] and row["code"] == "timeout"
+    assert not row["ok"] and row["error"]["code"] == "timeout"
 
 
 def test_timing_round_trip_and_backend_names() -> None:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vitdet_cli.compare.detections import DetSet
-from vitdet_cli.runtime.masks import MaskCrops
+from vitdet_cli.runtime.detections import Detections, MaskCrops
 
 SHAPE = (120, 160)
 BOXES = np.array(
@@ -35,15 +34,15 @@ def random_crops(rng: np.random.Generator, boxes: np.ndarray, shape=SHAPE) -> Ma
     return MaskCrops(shape, np.array(spans, dtype=np.int64).reshape(-1, 4), crops)
 
 
-def make_dets(rng: np.random.Generator, **changes) -> DetSet:
+def make_dets(rng: np.random.Generator, **changes) -> Detections:
     """Six detections of three labels with random masks; ``changes`` replace fields."""
     fields = {"boxes": BOXES.copy(), "scores": SCORES.copy(), "labels": LABELS.copy()}
     fields["masks"] = random_crops(rng, fields["boxes"])
     fields.update(changes)
-    return DetSet(**fields)
+    return Detections(**fields)
 
 
-def copy_dets(d: DetSet, **changes) -> DetSet:
+def copy_dets(d: Detections, **changes) -> Detections:
     """A copy of ``d`` with some fields replaced."""
     fields = {
         "boxes": d.boxes.copy(),
@@ -51,10 +50,10 @@ def copy_dets(d: DetSet, **changes) -> DetSet:
         "labels": d.labels.copy(),
         "masks": d.masks,
         "counts": None if d.counts is None else dict(d.counts),
-        "raw_scores": None if d.raw_scores is None else d.raw_scores.copy(),
+        "raw": d.raw,
     }
     fields.update(changes)
-    return DetSet(**fields)
+    return Detections(**fields)
 
 
 def naive_mask_iou(a: np.ndarray, b: np.ndarray) -> float:

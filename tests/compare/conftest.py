@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evaluation"))
 
 from eval_test_helpers import exported, synth_val, tiny_checkpoint  # noqa: E402, F401
 
-from vitdet_cli.compare.detections import DetSet
+from vitdet_cli.runtime.detections import Detections
 
 
 @pytest.fixture
@@ -23,6 +23,6 @@ def rng() -> np.random.Generator:
 
 
 @pytest.fixture
-def dets(rng: np.random.Generator) -> DetSet:
+def dets(rng: np.random.Generator) -> Detections:
     """Six detections of three labels with masks, as after the policies."""
     return make_dets(rng)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import types
-
 import numpy as np
 import pytest
 from compare_test_helpers import copy_dets, naive_mask_iou, random_crops
 
-from vitdet_cli.compare.crops import crops_from_full, full_mask, pair_mask_iou
-from vitdet_cli.compare.detections import DetSet, box_iou, detection_parity, match_detections
+from vitdet_cli.compare.crops import pair_mask_iou
+from vitdet_cli.compare.detections import box_iou, detection_parity, match_detections
+from vitdet_cli.runtime.detections import Detections, MaskCrops
 
 
 def test_identical_sets_all_match(dets):
@@ -51,8 +50,8 @@ def test_score_difference_fails(dets):
 
 def test_label_mismatch_never_matches():
     box = np.array([[10, 10, 50, 50]], np.float32)
-    a = DetSet(box, [0.9], [1])
-    b = DetSet(box.copy(), [0.9], [2])
+    a = Detections(box, [0.9], [1])
+    b = Detections(box.copy(), [0.9], [2])
     m = match_detections(a, b)
     assert m.matched == 0 and m.only_a.tolist() == [0] and m.only_b.tolist() == [0]
     s = detection_parity(a, b)
@@ -60,8 +59,8 @@ def test_label_mismatch_never_matches():
 
 
 def test_one_to_one():
-    b = DetSet([[10, 10, 50, 50]], [0.9], [1])
-    a = DetSet([[11, 10, 51, 50], [10, 10, 50, 50]], [0.8, 0.9], [1, 1])
+    b = Detections([[10, 10, 50, 50]], [0.9], [1])
+    a = Detections([[11, 10, 51, 50], [10, 10, 50, 50]], [0.8, 0.9], [1, 1])
     m = match_detections(a, b)
     assert m.pairs.tolist() == [[1, 0]]  # the better overlap wins
     assert m.only_a.tolist() == [0] and len(m.only_b) == 0
@@ -72,18 +71,18 @@ def test_one_to_one():
 
 
 def test_below_iou_threshold_not_matched():
-    a = DetSet([[0, 0, 10, 10]], [0.9], [0])
-    b = DetSet([[6, 0, 16, 10]], [0.9], [0])  # IoU 4/16
+    a = Detections([[0, 0, 10, 10]], [0.9], [0])
+    b = Detections([[6, 0, 16, 10]], [0.9], [0])  # IoU 4/16
     assert match_detections(a, b, iou_thr=0.5).matched == 0
     assert match_detections(a, b, iou_thr=0.2).ious.tolist() == [0.25]
 
 
 def test_empty_sets():
-    e = DetSet(np.zeros((0, 4)), [], [])
+    e = Detections(np.zeros((0, 4)), [], [])
     s = detection_parity(e, e)
     assert s["matched"] == 0 and s["passed"] and s["mean_iou"] is None
     assert s["frac_ref_matched_strict"] == 1.0  # nothing to match
-    assert not detection_parity(e, DetSet([[0, 0, 5, 5]], [0.5], [0]))["passed"]
+    assert not detection_parity(e, Detections([[0, 0, 5, 5]], [0.5], [0]))["passed"]
 
 
 def test_box_iou_known():
@@ -101,8 +100,8 @@ def test_mask_iou_from_crops_equals_full_masks(rng):
     for i in range(30):
         for j in (i, (i + 1) % 30):
             assert pair_mask_iou(a, i, b, j) == pytest.approx(naive_mask_iou(fa[i], fb[j]))
-    da = DetSet(boxes_a, np.linspace(0.9, 0.1, 30), np.zeros(30), a)
-    db = DetSet(boxes_b, np.linspace(0.9, 0.1, 30), np.zeros(30), b)
+    da = Detections(boxes_a, np.linspace(0.9, 0.1, 30), np.zeros(30), a)
+    db = Detections(boxes_b, np.linspace(0.9, 0.1, 30), np.zeros(30), b)
     m = match_detections(da, db, iou_thr=0.1)
     naive = [naive_mask_iou(fa[i], fb[j]) for i, j in m.pairs.tolist()]
     assert m.matched > 10
@@ -113,30 +112,25 @@ def test_crops_from_full_round_trip(rng):
     full = np.zeros((3, 20, 30), bool)
     full[0, 2:5, 7:9] = True
     full[1] = rng.random((20, 30)) < 0.3
-    c = crops_from_full(full)
+    c = MaskCrops.from_full(full)
     assert c.spans[0].tolist() == [7, 2, 9, 5] and c.spans[2].tolist() == [0, 0, 0, 0]
     np.testing.assert_array_equal(c.full(), full)
-    assert full_mask(c, 1, np.uint8, "F").flags.f_contiguous
+    assert c.mask(1, np.uint8, "F").flags.f_contiguous
+    np.testing.assert_array_equal(c.mask(1), full[1])
     assert pair_mask_iou(c, 2, c, 2) == 1.0  # two empty masks
 
 
-def test_detset_from_host_result_and_full_masks():
+def test_detections_normalise_fields_and_take_full_masks():
     full = np.zeros((1, 8, 8), bool)
     full[0, 1:3, 2:6] = True
-    raw = types.SimpleNamespace(
-        boxes=np.array([[1, 1, 6, 3], [0, 0, 2, 2]], np.float32),
-        scores=np.array([0.9, 0.2], np.float32),
-        labels=np.array([4, 4]),
-    )
-    res = types.SimpleNamespace(
-        boxes=raw.boxes[:1], scores=raw.scores[:1], labels=raw.labels[:1],
-        masks=crops_from_full(full), counts={"raw_count": 2}, raw=raw,
-    )  # fmt: skip
-    d = DetSet.from_host_result(res)
+    raw = Detections([[1, 1, 6, 3], [0, 0, 2, 2]], [0.9, 0.2], [4, 4])
+    d = Detections(raw.boxes[:1], raw.scores[:1], raw.labels[:1], full, {"raw_count": 2}, raw)
     assert len(d) == 1 and d.raw_scores.tolist() == pytest.approx([0.9, 0.2])
     assert d.counts == {"raw_count": 2} and d.labels.dtype == np.int64
-    r = DetSet.from_host_result(res, raw=True)
-    assert len(r) == 2 and r.masks is None and r.counts is None
-    assert DetSet(res.boxes, res.scores, res.labels, full).masks.spans.tolist() == [[2, 1, 6, 3]]
+    assert d.boxes.dtype == d.scores.dtype == np.float32
+    assert d.masks.spans.tolist() == [[2, 1, 6, 3]]
+    assert len(raw) == 2 and raw.masks is None and raw.counts is None and raw.raw_scores is None
+    picked = d.select(np.array([0]))
+    assert picked.masks.spans.tolist() == [[2, 1, 6, 3]] and picked.counts is None
     with pytest.raises(ValueError):
-        DetSet(raw.boxes, raw.scores[:1], raw.labels)
+        Detections(raw.boxes, raw.scores[:1], raw.labels)

@@ -10,9 +10,10 @@ import pytest
 from vitdet_cli.artifacts.atc_meta import FULL_PRECISION
 from vitdet_cli.artifacts.layout import STAGES
 from vitdet_cli.compare.api import CompareReport
-from vitdet_cli.compare.detections import DetSet, detection_parity
+from vitdet_cli.compare.detections import detection_parity
 from vitdet_cli.compare.document_block import compare_with_pytorch
 from vitdet_cli.compare.gates import FP16, FP32, gates_for
+from vitdet_cli.runtime.detections import Detections
 
 # The source document's OM-vs-PyTorch run (000_*.txt, "compare_with_pytorch"): one image,
 # keep_top1_per_label, score_thr 0.3. It prints PyTorch's top box but not OM's.
@@ -23,8 +24,8 @@ COUNT_KEYS = ("raw_count", "after_dedup", "after_score_thr", "dropped_by_dedup",
               "dropped_by_score_thr")  # fmt: skip
 
 
-def doc_side(side: dict, box) -> DetSet:
-    return DetSet(
+def doc_side(side: dict, box) -> Detections:
+    return Detections(
         np.array([box], np.float32),
         np.array([side["score"]], np.float32),
         np.array([side["label"]]),
@@ -33,7 +34,7 @@ def doc_side(side: dict, box) -> DetSet:
 
 
 @pytest.fixture
-def doc_sides() -> tuple[DetSet, DetSet]:
+def doc_sides() -> tuple[Detections, Detections]:
     """(OM, PyTorch). OM's box is not in the document: taken as PyTorch's moved by 1 px, what
     fp16 does to a box (an assumption; the scores and counts are the document's)."""
     om_box = np.array(DOC_PT_BOX) + np.array([1.0, -1.0, 1.0, 1.0])
@@ -82,19 +83,19 @@ def test_documents_numbers_pass_fp16_and_fail_fp32(doc_sides) -> None:
 
 def test_fp16_gates_still_fail_a_lost_or_moved_detection(doc_sides) -> None:
     om, pt = doc_sides
-    lost = DetSet(np.zeros((0, 4)), np.zeros(0), np.zeros(0, int))
+    lost = Detections(np.zeros((0, 4)), np.zeros(0), np.zeros(0, int))
     assert not detection_parity(lost, pt, **FP16.parity_kw(0.3))["passed"]
-    moved = DetSet(om.boxes + np.float32(12), om.scores, om.labels)
+    moved = Detections(om.boxes + np.float32(12), om.scores, om.labels)
     assert not detection_parity(moved, pt, **FP16.parity_kw(0.3))["passed"]
-    off = DetSet(om.boxes, om.scores - np.float32(0.03), om.labels)
+    off = Detections(om.boxes, om.scores - np.float32(0.03), om.labels)
     assert not detection_parity(off, pt, **FP16.parity_kw(0.3))["passed"]
 
 
 def test_near_threshold_reference_detection_is_not_judged() -> None:
     """A reference detection within the score tolerance above --score-thr may fall below it
     on the deployed side (then the policy drops it): not a failure."""
-    ref = DetSet(np.array([DOC_PT_BOX]), np.array([0.31]), np.array([1]))
-    lost = DetSet(np.zeros((0, 4)), np.zeros(0), np.zeros(0, int))
+    ref = Detections(np.array([DOC_PT_BOX]), np.array([0.31]), np.array([1]))
+    lost = Detections(np.zeros((0, 4)), np.zeros(0), np.zeros(0, int))
     assert detection_parity(lost, ref, **FP16.parity_kw(0.3))["passed"]
     assert not detection_parity(lost, ref, **FP32.parity_kw(0.3))["passed"]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from vitdet_cli.compare.api import compare
@@ -49,9 +50,10 @@ def test_onnxruntime_agrees_with_mmdet(exported, images, tmp_path) -> None:
 def host_loses_everything(monkeypatch):
     """A host-side bug: the box post-processing drops every detection (both staged sides)."""
     from vitdet_cli.runtime import host
-    from vitdet_cli.runtime.postprocess import Detections
+    from vitdet_cli.runtime.detections import Detections
 
-    monkeypatch.setattr(host, "bbox_postprocess", lambda *a, **k: Detections.empty())
+    lost = (Detections.empty(), np.zeros((0, 4), np.float32))
+    monkeypatch.setattr(host, "bbox_postprocess", lambda *a, **k: lost)
 
 
 def test_a_host_bug_on_both_staged_sides_fails(

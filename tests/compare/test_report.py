@@ -12,6 +12,7 @@ from rich.console import Console
 from vitdet_cli.compare.detections import compare_report, detection_parity, policy_report
 from vitdet_cli.compare.tensors import compare_outputs
 from vitdet_cli.report.tables import detection_parity_table, policy_table, tensor_parity_table
+from vitdet_cli.runtime.detections import Detections
 from vitdet_cli.runtime.policies import apply_policies
 
 NAMES = [f"class{i}" for i in range(5)]
@@ -28,7 +29,7 @@ def policed(dets):
         labels=dets.labels[keep],
         masks=None,
         counts=counts,
-        raw_scores=dets.scores,
+        raw=Detections(dets.boxes, dets.scores, dets.labels),
     )
 
 
@@ -66,9 +67,7 @@ def test_policy_report_fields(policed):
 
 
 def test_policy_report_without_counts():
-    from vitdet_cli.compare.detections import DetSet
-
-    r = policy_report(DetSet(np.zeros((0, 4)), [], []))
+    r = policy_report(Detections(np.zeros((0, 4)), [], []))
     assert r["raw_count"] is None and r["after_score_thr"] == 0 and r["after_dedup"] is None
     assert r["max_score"] is None and r["top"] == [] and r["score_stats"]["raw"] is None
     assert r["score_stats"]["final"] == {

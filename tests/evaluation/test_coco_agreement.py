@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vitdet_cli.compare.detections import DetSet
 from vitdet_cli.data.synth import CLASS_NAMES
 from vitdet_cli.evaluation import coco_metrics, flat_metrics
+from vitdet_cli.runtime.detections import Detections
 
 
 def gt_predictions(ann: Path, img_dir: Path, noise: bool) -> tuple[list[Path], list[dict]]:
@@ -66,7 +66,7 @@ def gt_predictions(ann: Path, img_dir: Path, noise: bool) -> tuple[list[Path], l
 
 
 def ours(ann: Path, paths: list[Path], preds: list[dict]) -> dict:
-    dets = [DetSet(p["boxes"], p["scores"], p["labels"], masks=p["masks"]) for p in preds]
+    dets = [Detections(p["boxes"], p["scores"], p["labels"], masks=p["masks"]) for p in preds]
     return coco_metrics(ann, paths, dets)
 
 

@@ -45,7 +45,8 @@ def test_eval_json_with_unavailable_backend(cli_json, exported, synth_val) -> No
     assert set(ort["bbox"]) == {"mAP", "mAP_50", "mAP_75", "mAP_s", "mAP_m", "mAP_l"}
     assert set(ort["per_class"]) == {"bbox", "segm"}
     assert list(ort["per_class"]["bbox"])[0] == "circle"
-    assert not om["ok"] and om["backend"] == "om" and "not usable here" in om["error"]
+    assert not om["ok"] and om["backend"] == "om" and "not usable here" in om["error"]["message"]
+    assert set(om["error"]) == {"code", "message", "hint"}  # a top-level error's shape
     assert data["data"] == str(ann) and data["default_data"] is False
 
 

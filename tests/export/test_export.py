@@ -89,31 +89,33 @@ def test_roi_graph_in_eager_equals_mmdet_bbox_forward(exported, tiny_checkpoint)
 
 
 def test_staged_onnxruntime_matches_staged_torch(exported):
-    from vitdet_cli.compare.detections import DetSet, detection_parity
+    from vitdet_cli.compare.detections import detection_parity
     from vitdet_cli.export.api import sample_image
     from vitdet_cli.runtime.backends import get_backend
     from vitdet_cli.runtime.staged import StagedModel
+    from vitdet_cli.runtime.timing import StepTimer
 
     out, _ = exported
     image = sample_image(None, 256)
+    timer, tensors = StepTimer(), {}
     with StagedModel(out, get_backend("onnxruntime")) as ort_model:
-        a = ort_model(image, record=True)
+        a = ort_model(image, timer=timer, record=tensors)
     with StagedModel(out, get_backend("torch")) as torch_model:
         b = torch_model(image)
-    assert len(b.result.scores) > 0
-    parity = detection_parity(DetSet.from_host_result(a.result), DetSet.from_host_result(b.result))
+    assert len(b.scores) > 0
+    parity = detection_parity(a, b)
     assert parity["passed"], parity["failures"]
     assert parity["frac_ref_matched_strict"] >= 0.99 and parity["mask_iou_mean"] > 0.99
     top = slice(0, 20)  # well-separated scores: same order
-    np.testing.assert_array_equal(a.result.labels[top], b.result.labels[top])
-    np.testing.assert_allclose(a.result.boxes[top], b.result.boxes[top], atol=0.05)
-    assert set(a.tensors) == {
+    np.testing.assert_array_equal(a.labels[top], b.labels[top])
+    np.testing.assert_allclose(a.boxes[top], b.boxes[top], atol=0.05)
+    assert set(tensors) == {
         ("backbone", "model"),
         ("rpn", "model"),
         ("roi", "bbox"),
         ("roi", "mask"),
     }
-    assert all(a.times[k] > 0 for k in ("preprocess", "backbone", "rpn", "roi_bbox"))
+    assert all(timer.ms[k] > 0 for k in ("preprocess", "backbone", "rpn", "roi_bbox"))
 
 
 def _copy(out, tmp_path):

@@ -7,7 +7,7 @@ import pytest
 from vitdet_cli.data.preview import class_colour
 from vitdet_cli.errors import VitdetError
 from vitdet_cli.report.pictures import draw_detections, save_picture, side_by_side
-from vitdet_cli.runtime.masks import MaskCrops
+from vitdet_cli.runtime.detections import MaskCrops
 
 NAMES = ["cat", "dog", "bird"]
 

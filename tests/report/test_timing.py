@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from vitdet_cli.report.timing import TimingStats, bench_table, timing_table
+from vitdet_cli.report.timing import bench_table, timing_table
+from vitdet_cli.runtime.timing import TimingStats
 
 RUNS = [
     {"rpn_post": 1.0, "preprocess": 10.0, "backbone": 100.0},

@@ -7,6 +7,7 @@ import os
 import struct
 import zlib
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -89,20 +90,12 @@ class FakeModel:
     def __exit__(self, *exc) -> None:
         return None
 
-    def __call__(self, image, score_thr=None, dedup="none", record=False):
-        from types import SimpleNamespace
+    def __call__(self, image, score_thr=None, dedup="none", *, timer=None, record=None):
+        from vitdet_cli.runtime.detections import Detections
 
-        from vitdet_cli.runtime.staged import StagedResult
-
-        empty = SimpleNamespace(
-            boxes=np.zeros((0, 4)),
-            scores=np.zeros(0),
-            labels=np.zeros(0, np.int64),
-            masks=None,
-            counts={},
-            raw=None,
-        )
-        return StagedResult(result=empty, times={"backbone": 1.0})
+        if timer is not None:
+            timer.ms["backbone"] += 1.0
+        return Detections(np.zeros((0, 4)), np.zeros(0), np.zeros(0, np.int64), counts={})
 
 
 class NoArtifacts:
@@ -122,10 +115,10 @@ def use_fake_model(monkeypatch, *modules: str, class_names=("a", "b")) -> None:
     for name in modules:
         mod = importlib.import_module(name)
         monkeypatch.setattr(mod, "StagedModel", fake)
-        for lookup in ("get_backend", "open_backend"):  # by name / default "auto" (tuned)
-            if hasattr(mod, lookup):
-                monkeypatch.setattr(mod, lookup, lambda *a, **k: None)
-        if hasattr(mod, "backend_label"):
-            monkeypatch.setattr(mod, "backend_label", lambda _backend: "fake")
+        if hasattr(mod, "get_backend"):
+            monkeypatch.setattr(mod, "get_backend", lambda name, **k: SimpleNamespace(name=name))
+        if hasattr(mod, "open_backend"):  # infer's default "auto" goes through it
+            fake_open = lambda _art, name="auto", _opts=None: SimpleNamespace(name=name)  # noqa: E731
+            monkeypatch.setattr(mod, "open_backend", fake_open)
         if hasattr(mod, "Artifacts"):
             monkeypatch.setattr(mod, "Artifacts", NoArtifacts)

@@ -10,6 +10,7 @@ import pytest
 
 RUNTIME = [
     "vitdet_cli.runtime",
+    "vitdet_cli.runtime.detections",
     "vitdet_cli.runtime.host",
     "vitdet_cli.runtime.host_config",
     "vitdet_cli.runtime.preprocess",
@@ -17,6 +18,8 @@ RUNTIME = [
     "vitdet_cli.runtime.postprocess",
     "vitdet_cli.runtime.masks",
     "vitdet_cli.runtime.policies",
+    "vitdet_cli.runtime.results_json",
+    "vitdet_cli.runtime.timing",
     "vitdet_cli.runtime.staged",
     "vitdet_cli.runtime.infer",
     "vitdet_cli.runtime.backends",
@@ -40,7 +43,6 @@ COMPARE = [
     "vitdet_cli.compare.tensors",
     "vitdet_cli.compare.crops",
     "vitdet_cli.compare.detections",
-    "vitdet_cli.compare.coco_eval",
 ]
 HEAVY = ["torch", "mmcv", "mmdet", "mmengine", "torchvision", "pycocotools"]
 NO_ONNX = ["onnx", "onnxruntime", *HEAVY]

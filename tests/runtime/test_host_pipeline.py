@@ -6,7 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from vitdet_cli.runtime.host import HOST_STEPS, HostConfig, run_pipeline
+from vitdet_cli.runtime.host import HostConfig, preprocess, rpn_postprocess, run_pipeline
+from vitdet_cli.runtime.timing import HOST_STEPS, STEPS, StepTimer
 
 F32 = np.float32
 CFG = HostConfig(img_size=128)
@@ -24,6 +25,7 @@ class FakeStages:
         sizes = CFG.featmap_sizes()
         cls = [self.rng.standard_normal((1, 3, h, w)).astype(F32) for h, w in sizes]
         reg = [(self.rng.standard_normal((1, 12, h, w)) * 0.2).astype(F32) for h, w in sizes]
+        self.rpn_out = cls, reg
         return cls, reg
 
     def box(self, rois):
@@ -40,6 +42,7 @@ class FakeStages:
 def test_pipeline_shapes_timings_and_policies(rng):
     image = rng.integers(0, 256, (90, 120, 3), dtype=np.uint8)
     stages = FakeStages(rng)
+    timer = StepTimer()
     res = run_pipeline(
         image,
         CFG,
@@ -50,26 +53,30 @@ def test_pipeline_shapes_timings_and_policies(rng):
         mask_batch=CFG.rcnn_max_per_img,
         score_thr=0.3,
         dedup="keep_top1_per_label",
+        timer=timer,
     )
     assert stages.calls == {"rpn": (1, 3, 128, 128), "box": (1000, 5), "mask": (100, 5)}
-    assert set(res.timings) == set(HOST_STEPS) and all(v >= 0 for v in res.timings.values())
-    assert set(res.stage_timings) == {"rpn", "bbox", "mask"}
-    assert len(res.raw) > len(res.boxes) > 0
+    assert list(timer.ms) == list(STEPS)
+    assert all(timer.ms[k] > 0 for k in HOST_STEPS)
+    # the stage callables time their own graphs: the pipeline labels none of them
+    assert all(timer.ms[k] == 0.0 for k in STEPS if k not in HOST_STEPS)
+    assert len(res.raw) > len(res.boxes) > 0 and res.raw.counts is None
     assert len(set(res.labels.tolist())) == len(res.labels)  # one per label
     assert (res.scores >= 0.3).all()
     assert res.counts["raw_count"] == len(res.raw)
     assert res.counts["after_score_thr"] == len(res.boxes)
     masks = res.masks.full()
     assert masks.shape == (len(res.boxes), 90, 120) and masks.dtype == bool
-    assert res.meta.ori_shape == (90, 120)
 
 
 def test_pipeline_dynamic_batches_and_no_mask_stage(rng):
     image = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
     stages = FakeStages(rng)
-    res = run_pipeline(image, CFG, stages.rpn, stages.box)
-    assert stages.calls["box"] == (len(res.proposals), 5)
-    assert res.masks is None and res.timings["mask_post"] == 0.0
+    timer = StepTimer()
+    res = run_pipeline(image, CFG, stages.rpn, stages.box, timer=timer)
+    proposals = rpn_postprocess(*stages.rpn_out, CFG, preprocess(image, CFG)[1].img_shape)
+    assert stages.calls["box"] == (len(proposals), 5)
+    assert res.masks is None and timer.ms["mask_post"] == 0.0
 
 
 def test_pipeline_rejects_bad_policy_before_running_stages(rng):

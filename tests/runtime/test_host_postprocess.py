@@ -152,9 +152,9 @@ def test_bbox_postprocess_matches_reference(rng, agnostic):
         reg_full = np.tile(reg, (1, c))
     else:
         reg_full = reg
-    got = bbox_postprocess(props, cls, reg, cfg, META_1333)
+    got, boxes_net = bbox_postprocess(props, cls, reg, cfg, META_1333)
     boxes, scores, labels = _naive_bbox(props, cls, reg_full, cfg, META_1333)
-    np.testing.assert_array_equal(got.boxes_net, boxes)
+    np.testing.assert_array_equal(boxes_net, boxes)
     np.testing.assert_array_equal(got.scores, scores)
     np.testing.assert_array_equal(got.labels, labels)
     scale = np.array(META_1333.scale_factor * 2, F32)
@@ -166,12 +166,11 @@ def test_bbox_postprocess_empty_and_errors():
     cfg = HostConfig()
     props = np.array([[0, 0, 10, 10]], F32)
     low = np.array([[0, 0, 10.0]], F32)  # background wins: nothing above 0.05
-    out = bbox_postprocess(props, low, np.zeros((1, 8), F32), cfg, META_1333)
-    assert len(out) == 0 and out.boxes.shape == (0, 4)
-    assert (
-        len(bbox_postprocess(np.zeros((0, 4)), np.zeros((0, 3)), np.zeros((0, 8)), cfg, META_1333))
-        == 0
-    )
+    out, net = bbox_postprocess(props, low, np.zeros((1, 8), F32), cfg, META_1333)
+    assert len(out) == 0 and out.boxes.shape == net.shape == (0, 4)
+    none = np.zeros((0, 4)), np.zeros((0, 3)), np.zeros((0, 8))
+    out, net = bbox_postprocess(*none, cfg, META_1333)
+    assert len(out) == len(net) == 0
     with pytest.raises(VitdetError):
         bbox_postprocess(props, np.zeros((1, 3), F32), np.zeros((1, 12), F32), cfg, META_1333)
     with pytest.raises(VitdetError):
@@ -228,11 +227,11 @@ def test_bbox_head_and_masks_match_mmdet(mmdet_heads, rng, delta_scale):
         rcnn_test_cfg=test_cfg.rcnn,
         rescale=False,
     )[0]
-    got = bbox_postprocess(props, cls, reg, HostConfig(), META_1333)
+    got, boxes_net = bbox_postprocess(props, cls, reg, HostConfig(), META_1333)
     assert len(got) == len(ref.bboxes) == 100
     np.testing.assert_array_equal(got.labels, ref.labels.numpy())
     np.testing.assert_allclose(got.scores, ref.scores.numpy(), rtol=0, atol=3e-7)
-    np.testing.assert_allclose(got.boxes_net, ref.bboxes.numpy(), rtol=0, atol=3e-4)
+    np.testing.assert_allclose(boxes_net, ref.bboxes.numpy(), rtol=0, atol=3e-4)
 
     # the mask head rescales the boxes in place and pastes with them
     logits = (rng.standard_normal((len(got), c, 28, 28)) * 3).astype(F32)

@@ -13,10 +13,10 @@ import pytest
 from vitdet_cli.artifacts import Artifacts, verify_folder
 from vitdet_cli.artifacts.layout import STAGES, TUNING
 from vitdet_cli.artifacts.manifest import read_manifest, write_manifest
-from vitdet_cli.compare.detections import DetSet
 from vitdet_cli.compare.tensors import tensor_parity
 from vitdet_cli.errors import VitdetError
 from vitdet_cli.runtime.backends.tuned import TunedBackend, backend_label, open_backend
+from vitdet_cli.runtime.detections import Detections
 from vitdet_cli.runtime.staged import StagedModel
 from vitdet_cli.tune import Gate, tune_artifacts
 from vitdet_cli.tune.api import choose_exact
@@ -165,9 +165,9 @@ def test_the_fastest_candidate_loses_when_its_outputs_differ() -> None:
     assert err.value.code == "tune_failed"
 
 
-def _dets(shift: float, n: int = 10) -> DetSet:
+def _dets(shift: float, n: int = 10) -> Detections:
     boxes = np.array([[10.0 * i, 0, 10.0 * i + 8, 8] for i in range(n)], np.float32)
-    return DetSet(boxes + [shift, 0, shift, 0], np.full(n, 0.9), np.zeros(n))
+    return Detections(boxes + [shift, 0, shift, 0], np.full(n, 0.9), np.zeros(n))
 
 
 def _run(shift: float, bbox: float) -> PipelineRun:
@@ -260,7 +260,7 @@ def test_chosen_int8_graphs_are_sealed_and_run(folder, synth_val, monkeypatch) -
         infos = model.backend_info()
         res = model(cv2.imread(str(next(images.iterdir()))))
     assert {k.split("/")[0] for k, v in infos.items() if v["tuned_precision"] == "int8"} == int8
-    assert res.result is not None
+    assert isinstance(res, Detections)
     rel = next(iter(art.tuning.stages[next(iter(int8))].files.values()))
     (folder / rel).write_bytes(b"not a graph")
     with pytest.raises(VitdetError) as err:

@@ -39,6 +39,7 @@ from vitdet_cli.errors import VitdetError
 from vitdet_cli.metafile import sha256_file
 from vitdet_cli.platform import cann
 from vitdet_cli.platform.proc import log_tail, run_logged
+from vitdet_cli.progress import SILENT, Progress
 
 DEFAULT_SET_ENV = "/usr/local/Ascend/ascend-toolkit/set_env.sh"
 LINT_HINT = (
@@ -166,13 +167,14 @@ def om_names(out_dir: Path, graph: str) -> set[str]:
     return {p.name for p in out_dir.glob("*.om") if pattern.fullmatch(p.name)}
 
 
-def _compile_graph(result: GraphResult, soc: str) -> None:
+def _compile_graph(result: GraphResult, soc: str, progress: Progress = SILENT) -> None:
     """Run atc for one graph and find the OM it wrote (stale outputs are removed first)."""
     out_dir = result.om.parent
     for name in om_names(out_dir, result.graph):
         (out_dir / name).unlink()
     start = time.monotonic()
-    code = run_logged(result.argv, result.log, f"atc {result.stage}/{result.graph}", append=False)
+    title = f"atc {result.stage}/{result.graph}"
+    code = run_logged(result.argv, result.log, title, append=False, progress=progress)
     result.seconds = time.monotonic() - start
     if code != 0:
         raise _failure(result, code, soc)
@@ -214,6 +216,7 @@ def compile_artifacts(
     dry_run: bool = False,
     atc: Optional[str] = None,
     keep_fp32: bool = True,
+    progress: Progress = SILENT,
 ) -> CompileReport:
     """Compile the exported stage graphs to OM files under ``<artifacts>/atc/<stage>/``.
 
@@ -226,6 +229,7 @@ def compile_artifacts(
         atc: path of the atc executable (default: from PATH).
         keep_fp32: keep LayerNorm/Softmax in fp32 via ``--keep_dtype`` when the mode may lower
             precision (atc ignores it under ``must_keep_origin_dtype``, so it is not passed).
+        progress: where each atc run is reported (a task per graph).
     """
     selected = parse_stages(stages)
     keep = keep_dtype_text() if keep_dtype_applies(precision_mode, keep_fp32) else ""
@@ -248,7 +252,7 @@ def compile_artifacts(
             write_bytes_atomic(out_dir / KEEP_DTYPE_FILE, keep.encode())
         records = {}
         for result in results:
-            _compile_graph(result, soc.value)
+            _compile_graph(result, soc.value, progress)
             records[result.graph] = OmRecord(
                 onnx=result.onnx.relative_to(root).as_posix(),
                 onnx_sha256=result.onnx_sha256,  # the manifest checked the file on open

@@ -12,7 +12,8 @@ from typing import Callable, Optional, Sequence
 
 from vitdet_cli.artifacts import Artifacts
 from vitdet_cli.bench.sizes import model_size_mb
-from vitdet_cli.report.timing import StepStats, TimingStats
+from vitdet_cli.errors import VitdetError
+from vitdet_cli.runtime.timing import TimingStats
 
 WORKER = "vitdet_cli.bench.worker"
 DEFAULT_TIMEOUT_S = 3600.0
@@ -21,7 +22,8 @@ DEFAULT_TIMEOUT_S = 3600.0
 @dataclass
 class BenchReport:
     """The rows (one per backend, :func:`~vitdet_cli.report.timing.bench_table` keys plus
-    ``timing``, ``coco``, ``hint``, ``seconds``), the timed images and where they came from."""
+    ``timing``, ``coco``, ``seconds``; a failed row's ``error`` is ``{code, message, hint}``),
+    the timed images and where they came from."""
 
     artifacts: Path
     images: list[Path]
@@ -44,27 +46,20 @@ class BenchReport:
 
 
 def timing_from_dict(data: dict) -> TimingStats:
-    """Rebuild :class:`TimingStats` from its ``to_dict`` (what a worker sends back)."""
-
-    def step(d: dict) -> StepStats:
-        return StepStats(d["median_ms"], d["p90_ms"], d["mean_ms"], d["min_ms"], d["runs"])
-
-    steps = {n: step(d) for n, d in data["steps"].items()}
-    share = {n: d["share_pct"] for n, d in data["steps"].items()}
-    return TimingStats(steps, step(data["total"]), share, data["runs"])
+    """A worker row's ``timing`` (:meth:`TimingStats.to_dict`) as :class:`TimingStats` again."""
+    return TimingStats.from_dict(data)
 
 
 def _dead_worker(backend: str, rc: int, stderr: str) -> dict:
     lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
     why = f"signal {-rc}" if rc < 0 else f"exit status {rc}"
     last = f": {lines[-1].strip()}" if lines else ""
-    return {
-        "backend": backend,
-        "ok": False,
-        "error": f"worker died ({why}){last}",
-        "hint": "run the worker by hand to see everything it printed",
-        "code": "crash",
-    }
+    err = VitdetError(
+        f"worker died ({why}){last}",
+        hint="run the worker by hand to see everything it printed",
+        code="crash",
+    )
+    return {"backend": backend, "ok": False, **err.to_dict()}
 
 
 def worker_argv(
@@ -94,13 +89,10 @@ def run_worker(argv: Sequence[str], backend: str, timeout: float = DEFAULT_TIMEO
     try:
         proc = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        return {
-            "backend": backend,
-            "ok": False,
-            "error": f"timed out after {timeout:.0f}s",
-            "hint": "use fewer images or --repeat",
-            "code": "timeout",
-        }
+        err = VitdetError(
+            f"timed out after {timeout:.0f}s", hint="use fewer images or --repeat", code="timeout"
+        )
+        return {"backend": backend, "ok": False, **err.to_dict()}
     for line in reversed(proc.stdout.strip().splitlines()):
         try:
             row = json.loads(line)

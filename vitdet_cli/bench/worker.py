@@ -3,7 +3,7 @@
 Everything else the process prints (libraries included) goes to stderr, so stdout holds only
 the result: ``{"backend", "ok": true, "backend_info", "timing", "median_ms", "p90_ms",
 "img_per_s", "peak_mb", "bbox_map", "segm_map", "coco", "images"}`` or ``{"backend", "ok":
-false, "error", "hint", "code"}`` (exit status 1).
+false, "error": {"code", "message", "hint"}}`` (exit status 1).
 """
 
 from __future__ import annotations
@@ -42,22 +42,23 @@ def measure(
     """Time ``images`` on ``backend`` in this process; with ``ann_file``, also the mAP over the
     first ``limit`` of its images (in ``image_dir``, guessed when None: see data/resolve.py)."""
     from vitdet_cli.artifacts import Artifacts
-    from vitdet_cli.runtime.backends.tuned import backend_label, open_backend
+    from vitdet_cli.runtime.backends.tuned import open_backend
     from vitdet_cli.runtime.infer import run_images
     from vitdet_cli.runtime.staged import StagedModel
 
     row: dict = {"backend": backend, "ok": True, "images": len(images)}
     art = Artifacts.open(artifacts)
     with StagedModel(art, open_backend(art, backend, options)) as model:
-        _, stats = run_images(model, images, None, "none", warmup, repeat)
-        row["backend_info"] = model.backend_info()
-        row["runs_on"] = backend_label(model.backend)
+        run = run_images(model, images, None, "none", warmup, repeat)
+        row["backend_info"] = run.backend_info
+        row["runs_on"] = run.backend
         if ann_file is not None:
             from vitdet_cli.evaluation.staged import evaluate_model
 
             dataset = from_annotations(ann_file, image_dir, limit)
             coco = evaluate_model(model, ann_file, list(dataset.images))
             row.update(coco=coco, bbox_map=coco["bbox"]["mAP"], segm_map=coco["segm"]["mAP"])
+    stats = run.stats
     row.update(
         timing=stats.to_dict(),
         median_ms=stats.total.median,
@@ -84,22 +85,12 @@ def stdout_to_stderr() -> Iterator[None]:
 
 def failure(backend: str, exc: BaseException) -> dict:
     """The row of a backend that could not run: the message a user can act on."""
-    if isinstance(exc, VitdetError):
-        return {
-            "backend": backend,
-            "ok": False,
-            "error": exc.message,
-            "hint": exc.hint,
-            "code": exc.code,
-        }
-    first = (str(exc).strip().splitlines() or [""])[0]
-    return {
-        "backend": backend,
-        "ok": False,
-        "error": f"{type(exc).__name__}: {first}",
-        "hint": "see the traceback on stderr",
-        "code": "crash",
-    }
+    if not isinstance(exc, VitdetError):
+        first = (str(exc).strip().splitlines() or [""])[0]
+        exc = VitdetError(
+            f"{type(exc).__name__}: {first}", hint="see the traceback on stderr", code="crash"
+        )
+    return {"backend": backend, "ok": False, **exc.to_dict()}
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

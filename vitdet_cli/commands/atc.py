@@ -47,6 +47,7 @@ def command(
 
     from vitdet_cli.artifacts import Artifacts
     from vitdet_cli.atc.run import compile_artifacts
+    from vitdet_cli.report.progress import ConsoleProgress
 
     report = compile_artifacts(
         Artifacts.open(artifacts),
@@ -55,6 +56,7 @@ def command(
         stages=stages,
         dry_run=dry_run,
         keep_fp32=keep_fp32,
+        progress=ConsoleProgress(),
     )
 
     def render() -> None:

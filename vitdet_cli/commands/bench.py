@@ -16,7 +16,7 @@ from vitdet_cli.commands._common import (
     use_json,
 )
 from vitdet_cli.commands.infer import ArtifactsOption, DeviceIdOption, backend_options
-from vitdet_cli.report.console import console, emit
+from vitdet_cli.report.console import console, emit, failed_row
 
 DEFAULT_BACKENDS = "onnxruntime,openvino,torch,om"
 
@@ -33,9 +33,7 @@ def _render(report) -> None:
             runs_on = row.get("runs_on", row["backend"])
             console.print(timing_table(stats, title=f"{runs_on} timing per image (ms)"))
         else:
-            console.print(f"[red]✗[/red] {row['backend']}: {row['error']}")
-            if row.get("hint"):
-                console.print(f"  [yellow]hint:[/yellow] {row['hint']}")
+            failed_row(row)
     console.print(f"images: {report.image_source}")
 
 

@@ -44,7 +44,10 @@ def command(
 
         emit({"dry_run": True, **p.to_dict()}, show_plan)
         return
-    result = builder.build_mmcv(target, force=force, install_wheel=not no_install)
+    from vitdet_cli.report.progress import ConsoleProgress
+
+    build = builder.build_mmcv
+    result = build(target, force=force, install_wheel=not no_install, progress=ConsoleProgress())
 
     def render() -> None:
         if result.checks:
@@ -68,7 +71,9 @@ def _check(target: str) -> None:
             code="bad_target",
             exit_code=2,
         )
-    report = npu_check.run_check()
+    from vitdet_cli.report.progress import ConsoleProgress
+
+    report = npu_check.run_check(progress=ConsoleProgress())
 
     def render() -> None:
         console.print(npu_check_table(report))

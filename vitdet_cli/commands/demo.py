@@ -29,6 +29,7 @@ def command(
     from vitdet_cli.errors import VitdetError
     from vitdet_cli.io_checks import prepare_out_dir
     from vitdet_cli.report.console import status_console
+    from vitdet_cli.report.progress import ConsoleProgress
 
     prepare_out_dir(work_dir, "--work-dir")
     out = status_console()
@@ -36,15 +37,17 @@ def command(
     def on_step(name: str) -> None:
         out.rule(f"[bold]{name}[/bold]")
 
-    result = run_demo(work_dir, config or DEMO_CONFIG, retrain, overrides=overrides or [],
-                      on_step=on_step, backend=backend)  # fmt: skip
-    emit(result.to_dict(), lambda: render_summary(result))
+    with ConsoleProgress() as progress:
+        result = run_demo(work_dir, config or DEMO_CONFIG, retrain, overrides=overrides or [],
+                          on_step=on_step, backend=backend, progress=progress)  # fmt: skip
+    failed = None
     if not result.compare.passed:
-        raise VitdetError(
+        failed = VitdetError(
             "the deployed stages do not agree with PyTorch (see the parity table)",
             hint=f"details in {result.compare.report_file}",
             code="parity_failed",
         )
+    emit(result.to_dict(), lambda: render_summary(result), error=failed)
 
 
 def render_summary(result) -> None:

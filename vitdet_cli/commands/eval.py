@@ -17,7 +17,7 @@ from vitdet_cli.commands._common import (
 )
 from vitdet_cli.commands.infer import DeviceIdOption, backend_options
 from vitdet_cli.errors import VitdetError
-from vitdet_cli.report.console import console, emit
+from vitdet_cli.report.console import console, emit, failed_row
 
 
 def _check_source(artifacts: Optional[Path], checkpoint: Optional[Path], backend) -> None:
@@ -43,9 +43,7 @@ def _render(data: dict) -> None:
 
     for res in data["results"]:
         if not res.get("ok", True):
-            console.print(f"[red]✗[/red] {res['backend']}: {res['error']}")
-            if res.get("hint"):
-                console.print(f"  [yellow]hint:[/yellow] {res['hint']}")
+            failed_row(res)
             continue
         title = f"COCO mAP: {res['backend']} ({res['images']} images, {res['seconds']:.1f}s)"
         console.print(metrics_table(flat_metrics(res), title=title))

@@ -51,11 +51,12 @@ def command(
             files = ", ".join(str(out / "export" / stage / g.file) for g in meta.graphs.values())
             console.print(f"{stage}: {files}")
 
-    emit(result.to_dict(), render)
+    failed = None
     if not result.ok:
-        raise VitdetError(
+        failed = VitdetError(
             "export wrote the graphs but a check failed (see the table)",
             hint="a parity failure means ONNX Runtime and PyTorch disagree; a lint failure "
             "means atc will reject the graph",
             code="export_check_failed",
         )
+    emit(result.to_dict(), render, error=failed)

@@ -66,7 +66,6 @@ def emit_verdict(data: dict, report, render) -> None:
     """Print ``data`` (or ``render``); when ``report`` failed its gates, exit 1 with an error —
     in ``--json`` mode inside the one document (``"error"``), not as a second one."""
     from vitdet_cli.errors import VitdetError
-    from vitdet_cli.report.console import MODE
 
     err = None
     if report is not None and not report.passed:
@@ -77,13 +76,7 @@ def emit_verdict(data: dict, report, render) -> None:
             hint=f"see {report.report_file or 'the report'} for every tensor and detection",
             code="parity_failed",
         )
-        if MODE.json:
-            data = {**data, **err.to_dict()}
-    emit(data, render)
-    if err is not None:
-        if MODE.json:
-            raise typer.Exit(err.exit_code)
-        raise err
+    emit(data, render, error=err)
 
 
 def command(
@@ -134,7 +127,7 @@ def command(
     data = {
         "backend": run.backend,
         "images": len(run.images),
-        "detections": sum(len(r.result.scores) for r in run.results),
+        "detections": sum(len(r) for r in run.results),
         "results": str(run.results_file),
         "pictures": [str(p) for p in run.pictures],
         "timing": run.stats.to_dict(),

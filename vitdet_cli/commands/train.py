@@ -50,6 +50,7 @@ def command(
 ) -> None:
     """Train ViTDet Mask R-CNN; several --devices launch torchrun (hccl/nccl/gloo)."""
     use_json(json_output)
+    from vitdet_cli.report.progress import ConsoleProgress
     from vitdet_cli.training import api
     from vitdet_cli.training.launch import NodeSpec
 
@@ -64,6 +65,7 @@ def command(
         overrides=overrides or [],
         nodes=NodeSpec(nnodes, node_rank, master_addr, master_port),
         dry_run=dry_run,
+        progress=ConsoleProgress(),
     )
     if dry_run:
 
@@ -76,7 +78,12 @@ def command(
         emit({"dry_run": True, **plan.to_dict(), "mmengine_config": plan.mm_cfg.to_dict()}, show)
         return
     _print_plan(plan)
-    result = api.run_training(plan)
+    from vitdet_cli.report.console import status_console
+    from vitdet_cli.training.output import TRAIN_LOG
+
+    status_console().print(f"  training log: {plan.work_dir / TRAIN_LOG} (shown with --verbose)")
+    with ConsoleProgress() as progress:
+        result = api.run_training(plan, progress)
     emit(result.to_dict(), lambda: _print_result(result))
 
 

@@ -23,11 +23,13 @@ import numpy as np
 
 from vitdet_cli.artifacts import Artifacts
 from vitdet_cli.atomic import write_json_atomic
-from vitdet_cli.compare.detections import DetSet, compare_report
+from vitdet_cli.compare.detections import compare_report
 from vitdet_cli.compare.document_block import DISABLED, compare_with_pytorch
 from vitdet_cli.compare.gates import FP32, GateSet, gates_for
 from vitdet_cli.compare.tensors import TensorParity, tensor_parity
+from vitdet_cli.evaluation.coco import class_warnings, coco_metrics
 from vitdet_cli.runtime.backends import get_backend
+from vitdet_cli.runtime.detections import Detections
 from vitdet_cli.runtime.infer import (
     InferRun,
     PictureWriter,
@@ -35,7 +37,7 @@ from vitdet_cli.runtime.infer import (
     draw_result,
     run_images,
 )
-from vitdet_cli.runtime.staged import StagedModel, StagedResult
+from vitdet_cli.runtime.staged import Recorded, StagedModel
 
 PICTURES = 8
 """Side-by-side pictures drawn (the first images)."""
@@ -161,7 +163,7 @@ def coco_delta_text(coco: dict) -> str:
 
 
 def stage_tensor_parity(
-    recorded: dict, reference: StagedModel, atol: float = TENSOR_ATOL
+    recorded: Recorded, reference: StagedModel, atol: float = TENSOR_ATOL
 ) -> list[tuple[str, TensorParity]]:
     """Run the reference's graphs on exactly the inputs the other backend recorded; each
     output within ``atol * max(1, max |reference|)``."""
@@ -227,15 +229,15 @@ def aggregate_parity(per_image: Sequence[dict]) -> dict:
     }
 
 
-def _coco_side(ann_file: Path, images: Sequence[Path], results: Sequence[StagedResult]) -> dict:
-    from vitdet_cli.evaluation.coco import coco_metrics
-
-    return coco_metrics(ann_file, images, [DetSet.from_host_result(r.result) for r in results])
-
-
-def coco_delta(ann_file: Path, images, res_a, res_b, max_points: float = 0.1) -> dict:
+def coco_delta(
+    ann_file: Path,
+    images: Sequence[Path],
+    res_a: Sequence[Detections],
+    res_b: Sequence[Detections],
+    max_points: float = 0.1,
+) -> dict:
     """mAP of both sides over the same images and whether they agree within ``max_points``."""
-    a, b = _coco_side(ann_file, images, res_a), _coco_side(ann_file, images, res_b)
+    a, b = coco_metrics(ann_file, images, res_a), coco_metrics(ann_file, images, res_b)
     delta = {}
     for task in ("bbox", "segm"):
         va, vb = a[task]["mAP"], b[task]["mAP"]
@@ -290,13 +292,12 @@ def compare_runs(
             mmdet = MmdetReference(artifacts, ref_model.backend, device)
             res_b = run_reference(mmdet, run_a.images, score_thr, dedup, on_image, pictures)
         else:
-            res_b, _ = run_images(
+            res_b = run_images(
                 ref_model, run_a.images, score_thr, dedup, 0, 1, on_image=on_image,
                 on_result=pictures,
-            )  # fmt: skip
-        if run_a.results and run_a.results[0].tensors:
-            recorded = run_a.results[0].tensors
-            report.tensors = stage_tensor_parity(recorded, ref_model, gates.tensor_atol)
+            ).results  # fmt: skip
+        if run_a.tensors:
+            report.tensors = stage_tensor_parity(run_a.tensors, ref_model, gates.tensor_atol)
     _judge_images(report, run_a, res_b, score_thr, dedup, device)
     if ann_file is not None:
         report.coco = coco_delta(ann_file, run_a.images, run_a.results, res_b, gates.map_max_points)
@@ -316,15 +317,14 @@ def _path(checkpoint) -> dict:
 def _judge_images(
     report: CompareReport,
     run_a: InferRun,
-    res_b: Sequence[StagedResult],
+    res_b: Sequence[Detections],
     score_thr: Optional[float],
     dedup: str,
     device: Optional[str],
 ) -> None:
     """Per image: our block and the document's (with a PyTorch ``device``); then the summary."""
     per_image = []
-    for path, a, b in zip(run_a.images, run_a.results, res_b):
-        det_a, det_b = DetSet.from_host_result(a.result), DetSet.from_host_result(b.result)
+    for path, det_a, det_b in zip(run_a.images, run_a.results, res_b):
         block = compare_report(
             det_a,
             det_b,
@@ -346,7 +346,7 @@ def _side_by_side(run_a: InferRun, names: tuple[str, str]):
     """Draws image ``i`` with ``run_a``'s detections beside the reference's."""
     from vitdet_cli.report.pictures import side_by_side
 
-    def draw(i: int, image, res_b: StagedResult):
+    def draw(i: int, image, res_b: Detections):
         a, b = (draw_result(image, r, run_a.class_names) for r in (run_a.results[i], res_b))
         return side_by_side(a, b, titles=names)
 
@@ -377,13 +377,8 @@ def compare(
     model = StagedModel(artifacts, get_backend(backend_a, **(options_a or {})))
     with model:
         if ann_file is not None:
-            from vitdet_cli.evaluation.coco import class_warnings
-
             class_warnings(ann_file, model.class_names)
-        results, stats = run_images(
-            model, images, score_thr, dedup, 0, 1, record=True, on_image=on_image
-        )
-    run_a = InferRun(backend_a, list(images), results, stats, model.class_names)
+        run_a = run_images(model, images, score_thr, dedup, 0, 1, record=True, on_image=on_image)
     return compare_runs(
         artifacts, run_a, out, score_thr, dedup, backend_b, options_b, ann_file, on_image
     )

@@ -1,4 +1,4 @@
-"""Small operations on :class:`~vitdet_cli.runtime.masks.MaskCrops` for comparisons.
+"""Mask IoU on :class:`~vitdet_cli.runtime.detections.MaskCrops` for comparisons.
 
 Masks are compared crop against crop over the intersection of their spans, so the cost is
 the overlap area, never the image area.
@@ -8,33 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vitdet_cli.runtime.masks import MaskCrops
-
-
-def crops_from_full(masks: np.ndarray) -> MaskCrops:
-    """(K, H, W) masks (e.g. mmdet's) → crops over each mask's tight on-pixel bounding span."""
-    masks = np.asarray(masks).astype(bool, copy=False)
-    if masks.ndim != 3:
-        raise ValueError(f"masks must be (K, H, W), got shape {masks.shape}")
-    spans, crops = [], []
-    for m in masks:
-        rows, cols = np.flatnonzero(m.any(axis=1)), np.flatnonzero(m.any(axis=0))
-        if rows.size:
-            x0, y0, x1, y1 = int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
-        else:
-            x0 = y0 = x1 = y1 = 0
-        spans.append([x0, y0, x1, y1])
-        crops.append(m[y0:y1, x0:x1].copy())
-    spans_arr = np.array(spans, dtype=np.int64).reshape(-1, 4)
-    return MaskCrops((int(masks.shape[1]), int(masks.shape[2])), spans_arr, crops)
-
-
-def full_mask(masks: MaskCrops, i: int, dtype: type = bool, order: str = "C") -> np.ndarray:
-    """Mask ``i`` as an (H, W) array of ``dtype`` (``order="F"`` for pycocotools)."""
-    out = np.zeros(masks.shape, dtype=dtype, order=order)
-    x0, y0, x1, y1 = masks.spans[i].tolist()
-    out[y0:y1, x0:x1] = masks.crops[i]
-    return out
+from vitdet_cli.runtime.detections import MaskCrops
 
 
 def pair_mask_iou(a: MaskCrops, i: int, b: MaskCrops, j: int) -> float:

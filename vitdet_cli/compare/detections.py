@@ -14,63 +14,8 @@ from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
-from vitdet_cli.compare.crops import crops_from_full, pairs_mask_iou
-from vitdet_cli.runtime.masks import MaskCrops
-
-
-@dataclass
-class DetSet:
-    """Detections of one image: (K, 4) boxes in original-image px, (K,) scores and labels.
-
-    ``masks`` are crops (a (K, H, W) array is converted), ``counts`` the policy counts of
-    :func:`~vitdet_cli.runtime.policies.apply_policies`, ``raw_scores`` the scores before the
-    policies.
-    """
-
-    boxes: np.ndarray
-    scores: np.ndarray
-    labels: np.ndarray
-    masks: Optional[MaskCrops] = None
-    counts: Optional[dict] = None
-    raw_scores: Optional[np.ndarray] = None
-
-    def __post_init__(self) -> None:
-        self.boxes = np.asarray(self.boxes, dtype=np.float32).reshape(-1, 4)
-        self.scores = np.asarray(self.scores, dtype=np.float32).reshape(-1)
-        self.labels = np.asarray(self.labels, dtype=np.int64).reshape(-1)
-        if self.raw_scores is not None:
-            self.raw_scores = np.asarray(self.raw_scores, dtype=np.float32).reshape(-1)
-        if isinstance(self.masks, np.ndarray):
-            self.masks = crops_from_full(self.masks)
-        k = len(self.boxes)
-        sizes = {len(self.scores), len(self.labels)}
-        if self.masks is not None:
-            sizes.add(len(self.masks))
-        if sizes != {k}:
-            raise ValueError(f"{k} boxes but scores/labels/masks of lengths {sorted(sizes)}")
-
-    def __len__(self) -> int:
-        return len(self.boxes)
-
-    @classmethod
-    def from_host_result(cls, res: Any, raw: bool = False) -> "DetSet":
-        """From a :class:`~vitdet_cli.runtime.host.HostResult` (or anything shaped like it).
-
-        ``raw=True`` takes the detections before the policies (no masks, no counts).
-        """
-        raw_dets = getattr(res, "raw", None)
-        raw_scores = getattr(raw_dets, "scores", None)
-        if raw:
-            return cls(raw_dets.boxes, raw_dets.scores, raw_dets.labels, raw_scores=raw_scores)
-        counts = getattr(res, "counts", None)
-        return cls(
-            res.boxes,
-            res.scores,
-            res.labels,
-            masks=getattr(res, "masks", None),
-            counts=dict(counts) if counts is not None else None,
-            raw_scores=raw_scores,
-        )
+from vitdet_cli.compare.crops import pairs_mask_iou
+from vitdet_cli.runtime.detections import Detections
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -175,7 +120,7 @@ def _greedy(iou: np.ndarray, thr: float) -> list[tuple[int, int]]:
     return out
 
 
-def match_detections(a: DetSet, b: DetSet, iou_thr: float = 0.5) -> Matching:
+def match_detections(a: Detections, b: Detections, iou_thr: float = 0.5) -> Matching:
     """Match A's detections to B's, one to one within each label, at box IoU ≥ ``iou_thr``.
 
     Pairs are ordered by B index. Mask IoUs come from the crops (see
@@ -197,8 +142,8 @@ def match_detections(a: DetSet, b: DetSet, iou_thr: float = 0.5) -> Matching:
 
 
 def detection_parity(
-    a: DetSet,
-    b: DetSet,
+    a: Detections,
+    b: Detections,
     iou_thr: float = 0.5,
     strict_iou: float = 0.99,
     min_score: float = 0.05,
@@ -273,7 +218,7 @@ def _class_name(names: ClassNames, label: int) -> Optional[str]:
 
 
 def policy_report(
-    det: DetSet,
+    det: Detections,
     class_names: ClassNames = None,
     top_k: int = 5,
     dedup_policy: Optional[str] = None,
@@ -318,7 +263,7 @@ def _sub(x: Optional[float], y: Optional[float]) -> Optional[float]:
     return None if x is None or y is None else x - y
 
 
-def _top1_delta(a: DetSet, b: DetSet) -> dict:
+def _top1_delta(a: Detections, b: Detections) -> dict:
     """The best detection of A against the best of B: box difference (A − B), IoU, labels."""
     if not len(a) or not len(b):
         return {"box": None, "box_max_abs": None, "iou": None, "same_label": None}
@@ -333,8 +278,8 @@ def _top1_delta(a: DetSet, b: DetSet) -> dict:
 
 
 def compare_report(
-    a: DetSet,
-    b: DetSet,
+    a: Detections,
+    b: Detections,
     names: tuple[str, str] = ("onnxruntime", "torch"),
     class_names: ClassNames = None,
     top_k: int = 5,

@@ -21,13 +21,14 @@ from typing import Optional
 
 import numpy as np
 
-from vitdet_cli.compare.detections import COUNT_KEYS, DetSet
+from vitdet_cli.compare.detections import COUNT_KEYS
+from vitdet_cli.runtime.detections import Detections
 
 TOP_K = 5
 DELTA_KEYS = ("raw_count", "after_dedup", "after_score_thr")
 
 
-def _side(det: DetSet, top_k: int) -> dict:
+def _side(det: Detections, top_k: int) -> dict:
     counts = {k: (det.counts or {}).get(k) for k in COUNT_KEYS}
     scores = det.scores.astype(np.float64)
     order = np.argsort(-det.scores, kind="stable")[:top_k]
@@ -49,8 +50,8 @@ def _side(det: DetSet, top_k: int) -> dict:
 
 
 def compare_with_pytorch(
-    deployed: DetSet,
-    pytorch: DetSet,
+    deployed: Detections,
+    pytorch: Detections,
     backend: str,
     pytorch_device: Optional[str],
     dedup_policy: str,

@@ -11,41 +11,18 @@ to the deployed ones, so both report raw → after_dedup → after_score_thr.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 import numpy as np
 
 from vitdet_cli.artifacts import Artifacts
+from vitdet_cli.runtime.detections import Detections
 from vitdet_cli.runtime.images import read_image
-from vitdet_cli.runtime.masks import MaskCrops
 from vitdet_cli.runtime.policies import apply_policies
-from vitdet_cli.runtime.staged import StagedResult
 
 NAME = "mmdet"
 """``--reference`` value of this reference."""
-
-
-@dataclass
-class Raw:
-    """MMDetection's detections before the policies (the ``raw`` of a host result)."""
-
-    boxes: np.ndarray
-    scores: np.ndarray
-    labels: np.ndarray
-
-
-@dataclass
-class ReferenceResult:
-    """Shaped like :class:`~vitdet_cli.runtime.host.HostResult` where compare reads it."""
-
-    boxes: np.ndarray
-    scores: np.ndarray
-    labels: np.ndarray
-    masks: Optional[MaskCrops]
-    raw: Raw
-    counts: dict = field(default_factory=dict)
 
 
 def reference_device(kind: str) -> str:
@@ -76,10 +53,9 @@ class MmdetReference:
 
     def __call__(
         self, image: np.ndarray, score_thr: Optional[float] = None, dedup: str = "none"
-    ) -> ReferenceResult:
+    ) -> Detections:
         import torch
 
-        from vitdet_cli.compare.crops import crops_from_full
         from vitdet_cli.evaluation.checkpoint import empty_masks_outside_image
 
         packed = self.pipeline(dict(img=image, img_id=0))
@@ -93,13 +69,13 @@ class MmdetReference:
         labels = labels.astype(np.int64)
         masks = pred.masks.detach().cpu().numpy().astype(bool) if "masks" in pred else None
         keep, counts = apply_policies(scores, labels, score_thr=score_thr, dedup=dedup)
-        return ReferenceResult(
+        return Detections(
             boxes[keep],
             scores[keep],
             labels[keep],
-            None if masks is None else crops_from_full(masks[keep]),
-            Raw(boxes, scores, labels),
+            None if masks is None else masks[keep],
             counts,
+            raw=Detections(boxes, scores, labels),
         )
 
 
@@ -110,7 +86,7 @@ def run_reference(
     dedup: str,
     on_image: Optional[Callable[[int, Path], None]] = None,
     on_result: Optional[Callable] = None,
-) -> list[StagedResult]:
+) -> list[Detections]:
     """Every image through ``reference``; ``on_result(i, path, image, result)`` as
     :func:`~vitdet_cli.runtime.infer.run_images` calls it (pictures)."""
     results = []
@@ -118,7 +94,7 @@ def run_reference(
         if on_image:
             on_image(i, path)
         image = read_image(path)
-        res = StagedResult(reference(image, score_thr, dedup), {})  # type: ignore[arg-type]
+        res = reference(image, score_thr, dedup)
         results.append(res)
         if on_result:
             on_result(i, path, image, res)

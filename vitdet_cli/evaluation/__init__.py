@@ -6,9 +6,11 @@ are directly comparable; ``evaluate_checkpoint`` is the "PyTorch as trained" ref
 
 from vitdet_cli.evaluation.checkpoint import evaluate_checkpoint
 from vitdet_cli.evaluation.coco import coco_metrics, flat_metrics
+from vitdet_cli.evaluation.cocoeval import coco_evaluate
 from vitdet_cli.evaluation.staged import evaluate_artifacts, evaluate_backends, evaluate_model
 
 __all__ = [
+    "coco_evaluate",
     "coco_metrics",
     "evaluate_artifacts",
     "evaluate_backends",

@@ -13,8 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
-from vitdet_cli.compare.detections import DetSet
 from vitdet_cli.data.resolve import dataset_images
+from vitdet_cli.runtime.detections import Detections
 
 BACKEND = "mmdet"
 """The ``backend`` these results report: the model as MMDetection runs it."""
@@ -61,10 +61,10 @@ def empty_masks_outside_image() -> Iterator[None]:
         fcn._do_paste_mask = original
 
 
-def predictions_to_detset(pred) -> DetSet:
-    """mmdet ``pred_instances`` (bboxes, scores, labels, (K, H, W) masks) → :class:`DetSet`."""
+def predictions_to_detections(pred) -> Detections:
+    """mmdet ``pred_instances`` (bboxes, scores, labels, (K, H, W) masks) → :class:`Detections`."""
     masks = pred.masks.detach().cpu().numpy().astype(bool) if "masks" in pred else None
-    return DetSet(
+    return Detections(
         pred.bboxes.detach().cpu().numpy(),
         pred.scores.detach().cpu().numpy(),
         pred.labels.detach().cpu().numpy(),
@@ -108,7 +108,7 @@ def evaluate_checkpoint(
         batch = dict(inputs=[packed["inputs"]], data_samples=[packed["data_samples"]])
         with torch.no_grad(), empty_masks_outside_image():
             (sample,) = model.test_step(batch)
-        dets.append(predictions_to_detset(sample.pred_instances))
+        dets.append(predictions_to_detections(sample.pred_instances))
     return {
         **coco_metrics(ann_file, paths, dets),
         "warnings": warnings,

@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional, Sequence
 
-from vitdet_cli.compare.detections import DetSet
 from vitdet_cli.data.coco import PathLike, load_coco_json
 from vitdet_cli.errors import VitdetError
+from vitdet_cli.evaluation.cocoeval import coco_evaluate
+from vitdet_cli.runtime.detections import Detections
+from vitdet_cli.runtime.results_json import coco_entries
 
 TASKS = ("bbox", "segm")
 
@@ -15,13 +17,11 @@ TASKS = ("bbox", "segm")
 def coco_metrics(
     ann_file: PathLike,
     images: Sequence[Path],
-    dets: Sequence[DetSet],
+    dets: Sequence[Detections],
     iou_types: Sequence[str] = TASKS,
 ) -> dict:
-    """:func:`~vitdet_cli.compare.coco_eval.coco_evaluate` of ``dets`` (one per image, label
+    """:func:`~vitdet_cli.evaluation.cocoeval.coco_evaluate` of ``dets`` (one per image, label
     ``i`` = the ``i``-th category by id) over exactly ``images`` (matched by file name)."""
-    from vitdet_cli.compare.coco_eval import coco_evaluate, results_to_coco
-
     data = load_coco_json(ann_file)
     ids = {Path(im["file_name"]).name: im["id"] for im in data["images"]}
     unknown = [p.name for p in images if p.name not in ids]
@@ -35,7 +35,7 @@ def coco_metrics(
     cat_ids = [c["id"] for c in sorted(data["categories"], key=lambda c: c["id"])]
     entries: list[dict] = []
     for path, det in zip(images, dets):
-        entries += results_to_coco(ids[path.name], det, cat_ids)
+        entries += coco_entries(ids[path.name], det, cat_ids)
     return coco_evaluate(ann_file, entries, iou_types, img_ids=[ids[p.name] for p in images])
 
 

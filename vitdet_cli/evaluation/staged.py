@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from vitdet_cli.artifacts import Artifacts
-from vitdet_cli.compare.detections import DetSet
 from vitdet_cli.data.resolve import dataset_images
 from vitdet_cli.evaluation.coco import class_warnings, coco_metrics
+from vitdet_cli.runtime.infer import run_images
 from vitdet_cli.runtime.staged import StagedModel
 
 OnImage = Callable[[int, Path], None]
@@ -23,12 +23,9 @@ def evaluate_model(
 ) -> dict:
     """mAP of an open :class:`StagedModel` over ``images``: every detection the model keeps at
     its own test threshold (``score_thr=None``, no dedup), as MMDetection's evaluation sees it."""
-    from vitdet_cli.runtime.infer import run_images
-
     warnings = class_warnings(ann_file, model.class_names)
-    results, _ = run_images(model, images, None, "none", warmup=0, repeat=1, on_image=on_image)
-    dets = [DetSet.from_host_result(r.result) for r in results]
-    return {**coco_metrics(ann_file, images, dets), "warnings": warnings}
+    run = run_images(model, images, None, "none", warmup=0, repeat=1, on_image=on_image)
+    return {**coco_metrics(ann_file, images, run.results), "warnings": warnings}
 
 
 def evaluate_artifacts(
@@ -43,7 +40,7 @@ def evaluate_artifacts(
     """COCO bbox/segm mAP of the artifacts' stages on ``backend`` over the first ``limit``
     images of ``ann_file`` (found in ``image_dir``).
 
-    Returns :func:`~vitdet_cli.compare.coco_eval.coco_evaluate`'s dict (``bbox``, ``segm``,
+    Returns :func:`~vitdet_cli.evaluation.cocoeval.coco_evaluate`'s dict (``bbox``, ``segm``,
     ``num_images``, ``num_results``, ``evaluator``) plus ``backend``, ``images``, ``seconds``
     and ``warnings``.
     """
@@ -73,7 +70,8 @@ def evaluate_backends(
     on_image: Optional[Callable[[str, int, Path], None]] = None,
 ) -> list[dict]:
     """:func:`evaluate_artifacts` per backend, each with ``ok``; with several backends, one that
-    fails gives ``{"backend", "ok": False, "error", "hint", "code"}`` and the rest still run."""
+    fails gives ``{"backend", "ok": False, "error": {"code", "message", "hint"}}`` (the shape of
+    a top-level error) and the rest still run."""
     from vitdet_cli.errors import VitdetError
 
     artifacts = Artifacts.of(artifacts)  # opened and verified once for every backend
@@ -87,15 +85,7 @@ def evaluate_backends(
         except VitdetError as err:
             if len(backends) == 1:
                 raise
-            out.append(
-                {
-                    "backend": name,
-                    "ok": False,
-                    "error": err.message,
-                    "hint": err.hint,
-                    "code": err.code,
-                }
-            )
+            out.append({"backend": name, "ok": False, **err.to_dict()})
             continue
         out.append({**res, "ok": True})
     return out

@@ -120,8 +120,9 @@ def _stage_inputs(trained: TrainedModel, host: HostConfig, image: np.ndarray):
     rois = pad_rois(props.boxes, host.rpn_max_per_img)[0]
     roi_feats = list(feats[: len(ROI_LEVELS)])
     (box_out,) = yield "roi", "bbox", modules["roi", "bbox"], [*roi_feats, rois]
-    dets = bbox_postprocess(props.boxes, box_out[0], box_out[1], host, meta)  # pad rows ignored
-    mask_rois = pad_rois(dets.boxes_net, host.rcnn_max_per_img)[0]
+    # the padded rows are ignored; the mask stage's RoIs are the boxes in network coordinates
+    _, boxes_net = bbox_postprocess(props.boxes, box_out[0], box_out[1], host, meta)
+    mask_rois = pad_rois(boxes_net, host.rcnn_max_per_img)[0]
     yield "roi", "mask", modules["roi", "mask"], [*roi_feats, mask_rois]
 
 

@@ -33,7 +33,7 @@ from vitdet_cli.mmcv_build.spec import (
 )
 from vitdet_cli.platform import device
 from vitdet_cli.platform.proc import log_tail, run_logged
-from vitdet_cli.report.console import info
+from vitdet_cli.progress import SILENT, Progress
 
 # mmcv's setup.py is executed by `pip download` to read metadata, before any patch can apply;
 # it imports pkg_resources, so that one step runs with an old setuptools on PYTHONPATH.
@@ -148,7 +148,9 @@ def _pip(*args: str) -> list[str]:
     return [sys.executable, "-m", "pip", *args]
 
 
-def _private_tools(name: str, requirements: tuple[str, ...], log_path: Path) -> Path:
+def _private_tools(
+    name: str, requirements: tuple[str, ...], log_path: Path, progress: Progress = SILENT
+) -> Path:
     """A private folder of pinned build helpers, put on PYTHONPATH for one pip step only.
 
     The venv's own setuptools is whatever torch pulled in (65.5 without ``wheel`` beside torch
@@ -163,6 +165,7 @@ def _private_tools(name: str, requirements: tuple[str, ...], log_path: Path) -> 
             _pip("install", "--quiet", "--target", str(target), *requirements),
             log_path,
             f"installing build helpers ({', '.join(requirements)}, private)",
+            progress=progress,
         )
         if rc != 0:
             raise VitdetError(
@@ -175,18 +178,20 @@ def _private_tools(name: str, requirements: tuple[str, ...], log_path: Path) -> 
     return target
 
 
-def _tools_env(name: str, requirements: tuple[str, ...], log_path: Path) -> dict[str, str]:
-    tools = _private_tools(name, requirements, log_path)
+def _tools_env(
+    name: str, requirements: tuple[str, ...], log_path: Path, progress: Progress = SILENT
+) -> dict[str, str]:
+    tools = _private_tools(name, requirements, log_path, progress)
     return {"PYTHONPATH": os.pathsep.join(filter(None, [str(tools), os.environ.get("PYTHONPATH")]))}
 
 
-def fetch_sdist(mmcv_version: str, log_path: Path) -> Path:
+def fetch_sdist(mmcv_version: str, log_path: Path, progress: Progress = SILENT) -> Path:
     """The mmcv sdist in the cache, downloaded with pip if absent; its sha256 is checked."""
     expected = SDIST_SHA256.get(mmcv_version)
     sdist_dir = cache_root() / "sdist"
     sdist = sdist_dir / f"mmcv-{mmcv_version}.tar.gz"
     if not sdist.is_file():
-        env = _tools_env("metadata", METADATA_TOOLS, log_path)
+        env = _tools_env("metadata", METADATA_TOOLS, log_path, progress)
         tmp = sdist_dir / f".download-{os.getpid()}"
         tmp.mkdir(parents=True, exist_ok=True)
         rc = run_logged(
@@ -203,6 +208,7 @@ def fetch_sdist(mmcv_version: str, log_path: Path) -> Path:
             log_path,
             f"downloading mmcv {mmcv_version} source",
             env=env,
+            progress=progress,
         )
         got = list(tmp.glob("mmcv-*.tar.gz"))
         if rc != 0 or not got:
@@ -241,18 +247,18 @@ def unpack(sdist: Path, dest: Path) -> Path:
     return roots[0]
 
 
-def build_wheel(plan_: BuildPlan) -> Path:
+def build_wheel(plan_: BuildPlan, progress: Progress = SILENT) -> Path:
     """Download, patch and compile; the wheel lands in the cache atomically."""
     spec = plan_.spec
     _preflight(plan_.choice)
-    sdist = fetch_sdist(spec.mmcv_version, plan_.log_path)
+    sdist = fetch_sdist(spec.mmcv_version, plan_.log_path, progress)
     work = cache_root() / "build" / spec.key
     src = unpack(sdist, work / "src")
     selected = patchlib.select_patches(spec.mmcv_version, spec.target)
     patchlib.apply_patches(selected, src, plan_.log_path)
     out = work / "dist"
     out.mkdir(parents=True, exist_ok=True)
-    info(
+    progress.note(
         f"compiling mmcv {spec.mmcv_version} ops for {spec.target} (about 20 min on 2 cores); "
         f"log: {plan_.log_path}"
     )
@@ -260,7 +266,8 @@ def build_wheel(plan_: BuildPlan) -> Path:
         _pip("wheel", "--no-deps", "--no-build-isolation", "-v", str(src), "-w", str(out)),
         plan_.log_path,
         f"building mmcv {spec.mmcv_version} [{spec.target}]",
-        env={**spec.env, **_tools_env("build", BUILD_TOOLS, plan_.log_path)},
+        env={**spec.env, **_tools_env("build", BUILD_TOOLS, plan_.log_path, progress)},
+        progress=progress,
     )
     wheels = list(out.glob("mmcv-*.whl"))
     if rc != 0 or not wheels:
@@ -301,11 +308,12 @@ def installed_from(wheel: Path) -> bool:
     return Path(wheel).resolve().as_uri() in direct
 
 
-def install(wheel: Path, log_path: Path) -> None:
+def install(wheel: Path, log_path: Path, progress: Progress = SILENT) -> None:
     rc = run_logged(
         _pip("install", "--no-deps", "--force-reinstall", str(wheel)),
         log_path,
         f"installing {wheel.name}",
+        progress=progress,
     )
     if rc != 0:
         raise VitdetError(
@@ -341,7 +349,7 @@ def verify(target: str) -> list:
 
 
 @contextmanager
-def build_lock(key: str) -> Iterator[None]:
+def build_lock(key: str, progress: Progress = SILENT) -> Iterator[None]:
     """One build per cache key at a time; a second caller waits, then finds the cached wheel."""
     lock_path = cache_root() / "locks" / f"{key}.lock"
     lock_path.parent.mkdir(parents=True, exist_ok=True)
@@ -349,7 +357,7 @@ def build_lock(key: str) -> Iterator[None]:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            info(f"another build of {key} is running; waiting for it (lock {lock_path})")
+            progress.note(f"another build of {key} is running; waiting for it (lock {lock_path})")
             fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
@@ -358,32 +366,38 @@ def build_lock(key: str) -> Iterator[None]:
 
 
 def build_mmcv(
-    target: str = "auto", force: bool = False, install_wheel: bool = True
+    target: str = "auto",
+    force: bool = False,
+    install_wheel: bool = True,
+    progress: Progress = SILENT,
 ) -> BuildResult:
-    """Build (or reuse) the mmcv wheel for ``target``, install it and verify its ops."""
+    """Build (or reuse) the mmcv wheel for ``target``, install it and verify its ops; each
+    step is a task of ``progress``."""
     start = time.monotonic()
     choice = resolve_target(target)  # once: it runs `nvcc --version` and probes the GPUs
     key = plan(choice=choice).spec.key
-    with build_lock(key):
+    with build_lock(key, progress):
         p = plan(choice=choice)  # again: a build we waited for may have filled the cache
-        return _build_locked(p, force, install_wheel, start)
+        return _build_locked(p, force, install_wheel, start, progress)
 
 
-def _build_locked(p: BuildPlan, force: bool, install_wheel: bool, start: float) -> BuildResult:
+def _build_locked(
+    p: BuildPlan, force: bool, install_wheel: bool, start: float, progress: Progress
+) -> BuildResult:
     p.log_path.parent.mkdir(parents=True, exist_ok=True)
-    info(f"build target: {p.choice.target} ({p.choice.reason})")
+    progress.note(f"build target: {p.choice.target} ({p.choice.reason})")
     from_cache = p.cached_wheel is not None and not force
     if from_cache:
         wheel = p.cached_wheel
-        info(f"reusing cached wheel {wheel} (key {p.spec.key})")
+        progress.note(f"reusing cached wheel {wheel} (key {p.spec.key})")
     else:
-        wheel = build_wheel(p)
+        wheel = build_wheel(p, progress)
     installed = False
     if install_wheel:
         if from_cache and installed_from(wheel):
-            info("this wheel is already installed")
+            progress.note("this wheel is already installed")
         else:
-            install(wheel, p.log_path)
+            install(wheel, p.log_path, progress)
             installed = True
     checks = verify(p.spec.target) if install_wheel else []
     bad = [c for c in checks if c.status == "fail"]

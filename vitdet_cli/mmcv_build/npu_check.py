@@ -31,7 +31,7 @@ from vitdet_cli.errors import VitdetError
 from vitdet_cli.mmcv_build import patches as patchlib
 from vitdet_cli.mmcv_build.spec import MMCV_VERSION, cache_root, sha256_file
 from vitdet_cli.platform import pins
-from vitdet_cli.report.console import info
+from vitdet_cli.progress import SILENT, Progress
 
 # The wheels are pinned by file; headers do not depend on the Python tag, so one set serves any
 # host Python. Only x86_64 files are pinned: the objects are compiled for the host.
@@ -122,7 +122,9 @@ def wheel_names(torch_version: str, npu_version: str) -> list[str]:
     ]
 
 
-def fetch_wheels(torch_version: str, npu_version: str, log_path: Path) -> list[Path]:
+def fetch_wheels(
+    torch_version: str, npu_version: str, log_path: Path, progress: Progress = SILENT
+) -> list[Path]:
     """The two wheels in ``<cache>/npu-check/wheels``, downloaded once, sha256 checked."""
     names = wheel_names(torch_version, npu_version)
     unpinned = [n for n in names if n not in WHEEL_SHA256]
@@ -144,7 +146,8 @@ def fetch_wheels(torch_version: str, npu_version: str, log_path: Path) -> list[P
         ]  # fmt: skip
         from vitdet_cli.platform.proc import log_tail, run_logged
 
-        rc = run_logged(argv, log_path, "downloading the torch and torch_npu wheels (headers)")
+        title = "downloading the torch and torch_npu wheels (headers)"
+        rc = run_logged(argv, log_path, title, progress=progress)
         if rc != 0 or not all((folder / n).is_file() for n in names):
             raise VitdetError(
                 f"downloading torch {torch_version} / torch_npu {npu_version} failed:\n"
@@ -288,19 +291,24 @@ def default_jobs() -> int:
     return max(1, int(env)) if env.isdigit() else max(1, min(2, os.cpu_count() or 1))
 
 
-def _prepare_sources(mmcv_version: str, log_path: Path) -> tuple[Path, list[str]]:
+def _prepare_sources(
+    mmcv_version: str, log_path: Path, progress: Progress = SILENT
+) -> tuple[Path, list[str]]:
     from vitdet_cli.mmcv_build import builder
 
     selected = patchlib.select_patches(mmcv_version, "npu")
-    sdist = builder.fetch_sdist(mmcv_version, log_path)
+    sdist = builder.fetch_sdist(mmcv_version, log_path, progress)
     work = cache_root() / "npu-check" / "build" / patchlib.patch_hash(selected)[:12]
     src = builder.unpack(sdist, work / "src")
     patchlib.apply_patches(selected, src, log_path)
     return src, [p.name for p in selected]
 
 
-def run_check(mmcv_version: str = MMCV_VERSION, jobs: Optional[int] = None) -> NpuCheckReport:
-    """Compile every NPU source of the patched mmcv and resolve its torch_npu symbols."""
+def run_check(
+    mmcv_version: str = MMCV_VERSION, jobs: Optional[int] = None, progress: Progress = SILENT
+) -> NpuCheckReport:
+    """Compile every NPU source of the patched mmcv and resolve its torch_npu symbols
+    (downloads and the compile are reported to ``progress``)."""
     start = time.monotonic()
     if platform.system() != "Linux" or platform.machine() != "x86_64":
         raise VitdetError(
@@ -313,12 +321,12 @@ def run_check(mmcv_version: str = MMCV_VERSION, jobs: Optional[int] = None) -> N
     torch_version, npu_version = pins.npu_pair()
     log_path = cache_root() / "logs" / f"npu-check-{time.strftime('%Y%m%d-%H%M%S')}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    wheels = fetch_wheels(torch_version, npu_version, log_path)
+    wheels = fetch_wheels(torch_version, npu_version, log_path, progress)
     sdk = unpack_sdk(
         wheels, cache_root() / "npu-check" / "sdk" / f"torch{torch_version}-npu{npu_version}"
     )
     exported = exported_symbols(sdk / "torch_npu/lib/libtorch_npu.so")
-    src, patch_names = _prepare_sources(mmcv_version, log_path)
+    src, patch_names = _prepare_sources(mmcv_version, log_path, progress)
     flags = compile_flags(src, sdk)
     sources = sorted((src / NPU_SOURCES).glob("*.cpp"))
     if not sources:
@@ -329,7 +337,7 @@ def run_check(mmcv_version: str = MMCV_VERSION, jobs: Optional[int] = None) -> N
         )
     objs = src / "npu-check-objs"
     objs.mkdir(exist_ok=True)
-    info(
+    progress.note(
         f"compiling {len(sources)} NPU sources of mmcv {mmcv_version} against torch "
         f"{torch_version} + torch_npu {npu_version} ({jobs or default_jobs()} at a time); "
         f"log: {log_path}"

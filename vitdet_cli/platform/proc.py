@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
-from vitdet_cli.report.console import spinner
+from vitdet_cli.progress import SILENT, Progress
 
 
 def log_tail(path: Path, lines: int = 25) -> str:
@@ -26,10 +26,12 @@ def run_logged(
     env: Optional[Mapping[str, str]] = None,
     cwd: Optional[Path] = None,
     append: bool = True,
+    progress: Progress = SILENT,
 ) -> int:
-    """Run ``argv`` with stdout+stderr appended to ``log_path`` under a spinner; return its code.
+    """Run ``argv`` with stdout+stderr appended to ``log_path`` as ``progress``'s task
+    ``title``; return its code.
 
-    The spinner shows elapsed time and the log's latest line, so a 20-minute build visibly moves.
+    The task's status is the log's latest line, so a 20-minute build visibly moves.
     """
     log_path = Path(log_path)
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -40,7 +42,7 @@ def run_logged(
         if env:
             log.write("  env: " + " ".join(f"{k}={v}" for k, v in env.items()) + "\n")
         log.flush()
-        with spinner(title) as update:
+        with progress.task(title) as update:
             proc = subprocess.Popen(
                 list(argv),
                 stdout=log,
@@ -52,7 +54,7 @@ def run_logged(
             while proc.poll() is None:
                 time.sleep(0.5)
                 last = log_tail(log_path, 1).strip()[:90]
-                update(f"{title} [dim]{last}[/dim]" if last else title)
+                update(last)
             if proc.returncode != 0:
                 update.fail()
     return proc.returncode

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -15,13 +16,20 @@ import numpy as np
 from vitdet_cli.atomic import write_bytes_atomic
 from vitdet_cli.data.preview import class_colour, draw_box_label, draw_outline, font_scale, tile
 from vitdet_cli.errors import VitdetError
-from vitdet_cli.runtime.masks import MaskCrops
 
 _ENCODE = {
     ".jpg": (".jpg", [cv2.IMWRITE_JPEG_QUALITY, 90]),
     ".jpeg": (".jpg", [cv2.IMWRITE_JPEG_QUALITY, 90]),
     ".png": (".png", [cv2.IMWRITE_PNG_COMPRESSION, 3]),
 }
+
+
+class CropMasks(Protocol):
+    """Masks as crops (the runtime's ``MaskCrops``): mask i is ``crops[i]`` (bool) at
+    ``spans[i]`` = [x0, y0, x1, y1]."""
+
+    spans: np.ndarray
+    crops: list[np.ndarray]
 
 
 def _bgr(image: np.ndarray) -> np.ndarray:
@@ -44,7 +52,7 @@ def draw_detections(
     boxes: np.ndarray,
     scores: np.ndarray,
     labels: np.ndarray,
-    masks: MaskCrops | None,
+    masks: CropMasks | None,
     class_names: Sequence[str],
     score_thr: float = 0.0,
     alpha: float = 0.5,

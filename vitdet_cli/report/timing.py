@@ -1,116 +1,22 @@
-"""Per-step latency statistics over repeated runs, and the tables that show them.
-
-:class:`TimingStats` summarises runs of ``{step: ms}`` (a :class:`HostResult`'s ``timings``
-merged with its ``stage_timings``); :func:`timing_table` shows one backend's steps,
-:func:`bench_table` compares backends in the manner of ``yolo benchmark``.
+"""The tables of timings: :func:`timing_table` shows one backend's steps (a
+:class:`~vitdet_cli.runtime.timing.TimingStats`, which the runtime measures), :func:`bench_table`
+compares backends in the manner of ``yolo benchmark``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from rich.table import Table
 
-STEP_ORDER = (
-    "preprocess",
-    "backbone",
-    "rpn",
-    "rpn_post",
-    "roi_bbox",
-    "bbox",
-    "bbox_post",
-    "roi_mask",
-    "mask",
-    "mask_post",
-)
-"""Pipeline order of the steps; ``bbox``/``mask`` are the stage names ``run_pipeline`` uses
-for ``roi_bbox``/``roi_mask``. Steps not listed follow, in order of first appearance."""
 
+def timing_table(stats: Any, title: str = "Timing") -> Table:
+    """Rows of step, median ms, p90 ms and share of total; then the total and img/s.
 
-@dataclass(frozen=True)
-class StepStats:
-    """Latency of one step over the runs that had it, in ms."""
-
-    median: float
-    p90: float
-    mean: float
-    min: float
-    runs: int
-
-    @classmethod
-    def of(cls, values: Sequence[float]) -> StepStats:
-        v = np.asarray(values, dtype=np.float64)
-        return cls(
-            float(np.median(v)),
-            float(np.percentile(v, 90)),
-            float(v.mean()),
-            float(v.min()),
-            len(v),
-        )
-
-    def to_dict(self) -> dict[str, float]:
-        return {
-            "median_ms": self.median,
-            "p90_ms": self.p90,
-            "mean_ms": self.mean,
-            "min_ms": self.min,
-            "runs": self.runs,
-        }
-
-
-def _ordered(keys: Iterable[str], order: Sequence[str]) -> list[str]:
-    seen = list(dict.fromkeys(keys))
-    return [k for k in order if k in seen] + [k for k in seen if k not in order]
-
-
-@dataclass(frozen=True)
-class TimingStats:
-    """Per-step and total latency over ``runs`` runs.
-
-    ``total`` is over each run's sum of steps (its median is the median of the sums, not the
-    sum of the step medians); ``share`` is each step's part of all time spent, in %.
-    """
-
-    steps: dict[str, StepStats]
-    total: StepStats
-    share: dict[str, float]
-    runs: int
-
-    @classmethod
-    def from_runs(
-        cls, runs: Sequence[Mapping[str, float]], order: Sequence[str] = STEP_ORDER
-    ) -> TimingStats:
-        """Summarise per-run ``{step: ms}`` dicts; a step missing from a run counts as absent."""
-        if not runs:
-            raise ValueError("no timed runs to summarise")
-        names = _ordered((k for run in runs for k in run), order)
-        steps = {n: StepStats.of([run[n] for run in runs if n in run]) for n in names}
-        sums = [float(sum(run.values())) for run in runs]
-        grand = sum(sums)
-        share = {n: 100.0 * s.mean * s.runs / grand if grand else 0.0 for n, s in steps.items()}
-        return cls(steps, StepStats.of(sums), share, len(runs))
-
-    @property
-    def img_per_s(self) -> float:
-        """Throughput implied by the median total (one image per run)."""
-        return 1000.0 / self.total.median if self.total.median > 0 else float("inf")
-
-    def to_dict(self) -> dict:
-        """JSON-ready: steps (in order) with their stats and share, total, img/s, runs."""
-        return {
-            "runs": self.runs,
-            "steps": {
-                n: {**s.to_dict(), "share_pct": self.share[n]} for n, s in self.steps.items()
-            },
-            "total": self.total.to_dict(),
-            "img_per_s": self.img_per_s,
-        }
-
-
-def timing_table(stats: TimingStats, title: str = "Timing") -> Table:
-    """Rows of step, median ms, p90 ms and share of total; then the total and img/s."""
+    ``stats`` is a ``TimingStats`` (read by its fields: ``steps``, ``share``, ``total``,
+    ``runs``, ``img_per_s``)."""
     table = Table(title=title, caption=f"{stats.runs} run(s)")
     table.add_column("step")
     for col in ("median ms", "p90 ms", "share %"):
@@ -149,7 +55,8 @@ def _status(row: Mapping) -> str:
     error = row.get("error")
     if row.get("ok", not error):
         return "✅"
-    return f"❌ {_short(str(error or 'failed'))}"
+    message = error.get("message") if isinstance(error, dict) else error  # {code, message, hint}
+    return f"❌ {_short(str(message or 'failed'))}"
 
 
 def _cell(value: object, digits: int) -> str:
@@ -172,9 +79,10 @@ _DIGITS = {
 def bench_table(rows: Sequence[Mapping], title: str = "Benchmark") -> Table:
     """One row per backend, as ``yolo benchmark`` prints.
 
-    Row keys: ``backend`` (str), ``ok`` (bool; defaults to "no ``error``"), ``error`` (str,
-    shortened to its first line), ``size_mb``, ``bbox_map``, ``segm_map``, ``median_ms``,
-    ``p90_ms``, ``img_per_s``, ``peak_mb`` (numbers, each optional: missing or None shows —).
+    Row keys: ``backend`` (str), ``ok`` (bool; defaults to "no ``error``"), ``error``
+    (``{code, message, hint}`` or a str; the message shortened to its first line), ``size_mb``,
+    ``bbox_map``, ``segm_map``, ``median_ms``, ``p90_ms``, ``img_per_s``, ``peak_mb`` (numbers,
+    each optional: missing or None shows —).
     """
     table = Table(title=title)
     for key, heading in BENCH_COLUMNS:

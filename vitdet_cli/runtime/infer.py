@@ -8,16 +8,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator, Optional, Sequence
 
 from vitdet_cli.artifacts import Artifacts
-from vitdet_cli.atomic import write_json_atomic
-from vitdet_cli.report.timing import TimingStats
 from vitdet_cli.runtime.backends.tuned import AUTO, backend_label, open_backend
+from vitdet_cli.runtime.detections import Detections
 from vitdet_cli.runtime.images import list_images, read_image
-from vitdet_cli.runtime.staged import StagedModel, StagedResult
+from vitdet_cli.runtime.results_json import write_results
+from vitdet_cli.runtime.staged import Recorded, StagedModel
+from vitdet_cli.runtime.timing import StepTimer, TimingStats
 
 if TYPE_CHECKING:
     import numpy as np
 
-OnResult = Callable[[int, Path, "np.ndarray", StagedResult], None]
+OnResult = Callable[[int, Path, "np.ndarray", Detections], None]
 
 SHOW_THR = 0.3
 """Pictures draw detections from this score up (MMDetection's visualiser default); results
@@ -26,34 +27,21 @@ files keep everything above ``--score-thr``."""
 
 @dataclass
 class InferRun:
-    """Per-image results of one backend, with timing statistics over all timed runs."""
+    """One backend over a list of images: the detections per image and what the run as a whole
+    measured (timing statistics over all timed runs, the stage tensors of the first image)."""
 
     backend: str
     images: list[Path]
-    results: list[StagedResult]
+    results: list[Detections]
     stats: TimingStats
     class_names: list[str]
+    tensors: Recorded = field(default_factory=dict)
+    """With ``record``: every stage graph's feeds and outputs on the first image (compare)."""
     pictures: list[Path] = field(default_factory=list)
     results_file: Optional[Path] = None
     artifacts: Optional[Artifacts] = None
     backend_info: dict = field(default_factory=dict)
     """Per graph, what the backend ran it on (:meth:`StagedModel.backend_info`)."""
-
-
-def detections_json(
-    path: Path, image_id: int, res: StagedResult, names: Sequence[str]
-) -> list[dict]:
-    """COCO-style result entries (bbox xywh, score, category_id = label + 1) plus readable
-    fields (file, label name) and RLE masks."""
-    from vitdet_cli.compare.coco_eval import results_to_coco
-    from vitdet_cli.compare.detections import DetSet
-
-    det = DetSet.from_host_result(res.result)
-    entries = results_to_coco(image_id, det, list(range(1, len(names) + 1)))
-    for entry, label in zip(entries, det.labels.tolist()):
-        entry["file_name"] = path.name
-        entry["category_name"] = names[label]
-    return entries
 
 
 def run_images(
@@ -66,11 +54,11 @@ def run_images(
     record: bool = False,
     on_image: Optional[Callable[[int, Path], None]] = None,
     on_result: Optional[OnResult] = None,
-) -> tuple[list[StagedResult], TimingStats]:
+) -> InferRun:
     """Each image ``warmup`` untimed (first image only) + ``repeat`` timed times; keeps the first
     timed result. ``record`` keeps the stage tensors of the first image (for ``compare``).
     ``on_result(i, path, image, result)`` sees each decoded image once (e.g. to draw it)."""
-    results, runs = [], []
+    results, runs, tensors = [], [], {}
     for i, path in enumerate(images):
         if on_image:
             on_image(i, path)
@@ -78,14 +66,24 @@ def run_images(
         for _ in range(warmup if i == 0 else 0):
             model(image, score_thr, dedup)
         for r in range(max(1, repeat)):
-            res = model(image, score_thr, dedup, record=record and i == 0 and r == 0)
-            runs.append(res.times)
+            timer = StepTimer()
+            keep = tensors if record and i == 0 and r == 0 else None
+            res = model(image, score_thr, dedup, timer=timer, record=keep)
+            runs.append(timer.ms)
             if r == 0:
                 first = res
         results.append(first)
         if on_result:
             on_result(i, path, image, first)
-    return results, TimingStats.from_runs(runs)
+    return InferRun(
+        backend_label(model.backend),
+        list(images),
+        results,
+        TimingStats.from_runs(runs),
+        model.class_names,
+        tensors=tensors,
+        backend_info=model.backend_info(),
+    )
 
 
 def infer(
@@ -117,13 +115,10 @@ def infer(
     with model, discard_on_error(pictures):
         if pictures is not None:
             pictures.draw = picture_of(model.class_names, show_thr)
-        results, stats = run_images(
+        run = run_images(
             model, images, score_thr, dedup, warmup, repeat, record, on_image, pictures
         )
-        info = model.backend_info()
-    label = backend_label(model.backend)
-    run = InferRun(label, images, results, stats, model.class_names, artifacts=art)
-    run.backend_info = info
+    run.artifacts = art
     if out is not None:
         write_outputs(run, Path(out), pictures)
     return run
@@ -134,12 +129,13 @@ def picture_of(class_names: Sequence[str], show_thr: float = SHOW_THR):
     return lambda _i, image, res: draw_result(image, res, class_names, show_thr)
 
 
-def draw_result(image, res: StagedResult, class_names: Sequence[str], show_thr: float = SHOW_THR):
+def draw_result(image, det: Detections, class_names: Sequence[str], show_thr: float = SHOW_THR):
     """The picture of one result: masks, boxes and labels scoring at least ``show_thr``."""
     from vitdet_cli.report.pictures import draw_detections
 
-    r = res.result
-    return draw_detections(image, r.boxes, r.scores, r.labels, r.masks, class_names, show_thr)
+    return draw_detections(
+        image, det.boxes, det.scores, det.labels, det.masks, class_names, show_thr
+    )
 
 
 class PictureWriter:
@@ -157,7 +153,7 @@ class PictureWriter:
         self.saved: list[Path] = []
         self.error: Optional[Exception] = None
 
-    def __call__(self, i: int, path: Path, image, res: StagedResult) -> None:
+    def __call__(self, i: int, path: Path, image, res: Detections) -> None:
         from vitdet_cli.report.pictures import save_picture
 
         if self.error is not None or i >= len(self.names):
@@ -207,10 +203,7 @@ def discard_on_error(pictures: Optional[PictureWriter]) -> Iterator[None]:
 def write_outputs(run: InferRun, out: Path, pictures: Optional[PictureWriter] = None) -> None:
     """``results.json`` (all images, every detection kept); then the first picture failure,
     if any, is raised — the results are written either way."""
-    entries = []
-    for image_id, (path, res) in enumerate(zip(run.images, run.results)):
-        entries += detections_json(path, image_id, res, run.class_names)
-    run.results_file = write_json_atomic(out / "results.json", entries)
+    run.results_file = write_results(out / "results.json", run.images, run.results, run.class_names)
     if pictures is not None:
         run.pictures = list(pictures.saved)
         pictures.raise_failure(run.results_file)

@@ -17,13 +17,13 @@ sampling itself), so :func:`paste_mask_crops` returns each mask cropped to its p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Sequence
 
 import cv2
 import numpy as np
 
 from vitdet_cli.errors import VitdetError
+from vitdet_cli.runtime.detections import MaskCrops
 from vitdet_cli.runtime.postprocess import sigmoid
 
 F32 = np.float32
@@ -55,34 +55,6 @@ def select_mask_logits(mask_logits: np.ndarray, labels: np.ndarray) -> np.ndarra
             code="stage_output_mismatch",
         )
     return m[np.arange(k), labels]
-
-
-@dataclass
-class MaskCrops:
-    """Binary masks stored as crops: mask i is ``crops[i]`` at rows ``y0..y1``, cols ``x0..x1``.
-
-    ``spans`` is (K, 4) int64 [x0, y0, x1, y1] (end exclusive); pixels outside are off.
-    """
-
-    shape: tuple[int, int]
-    spans: np.ndarray
-    crops: list[np.ndarray]
-
-    def __len__(self) -> int:
-        return len(self.crops)
-
-    def areas(self) -> np.ndarray:
-        """(K,) int64 number of on pixels per mask."""
-        return np.array([int(np.count_nonzero(c)) for c in self.crops], dtype=np.int64)
-
-    def full(self, out: np.ndarray | None = None) -> np.ndarray:
-        """(K, H, W) bool masks; ``out`` (zeros of that shape) can be passed in to reuse memory."""
-        k = len(self.crops)
-        if out is None:
-            out = np.zeros((k, *self.shape), dtype=bool)
-        for i, ((x0, y0, x1, y1), crop) in enumerate(zip(self.spans.tolist(), self.crops)):
-            out[i, y0:y1, x0:x1] = crop
-        return out
 
 
 def _axis_params(

@@ -17,6 +17,7 @@ import numpy as np
 
 from vitdet_cli.errors import VitdetError
 from vitdet_cli.runtime.boxes import batched_nms, delta2bbox, grid_anchors, pad_rois
+from vitdet_cli.runtime.detections import Detections
 from vitdet_cli.runtime.host_config import HostConfig
 from vitdet_cli.runtime.preprocess import ImageMeta
 
@@ -114,31 +115,6 @@ class Proposals:
         return pad_rois(self.boxes, size)
 
 
-@dataclass
-class Detections:
-    """Box-head output after multiclass NMS, highest score first.
-
-    ``boxes`` are in original-image coordinates (what mmdet returns); ``boxes_net`` are the
-    same boxes in network-input coordinates, which mmdet feeds to the mask head as RoIs.
-    """
-
-    boxes: np.ndarray  # (K, 4) float32
-    scores: np.ndarray  # (K,) float32
-    labels: np.ndarray  # (K,) int64
-    boxes_net: np.ndarray  # (K, 4) float32
-
-    def __len__(self) -> int:
-        return len(self.scores)
-
-    def select(self, idx: np.ndarray) -> "Detections":
-        return Detections(self.boxes[idx], self.scores[idx], self.labels[idx], self.boxes_net[idx])
-
-    @classmethod
-    def empty(cls) -> "Detections":
-        z4 = np.zeros((0, 4), dtype=F32)
-        return cls(z4, np.zeros(0, F32), np.zeros(0, np.int64), z4.copy())
-
-
 def _level_map(x: np.ndarray, channels: int, what: str, level: int) -> np.ndarray:
     """(1, C, H, W) or (C, H, W) → (C, H, W) float32, checking C."""
     x = np.asarray(x, dtype=F32)
@@ -221,13 +197,14 @@ def bbox_postprocess(
     bbox_pred: np.ndarray,
     cfg: HostConfig,
     meta: ImageMeta,
-) -> Detections:
-    """Box-head logits (N, C+1) and deltas (N, 4C) (or (N, 4)) for N proposals → detections.
+) -> tuple[Detections, np.ndarray]:
+    """Box-head logits (N, C+1) and deltas (N, 4C) (or (N, 4)) for N proposals → detections
+    (highest score first) and the same boxes in network-input coordinates.
 
     Extra rows past the proposals (a padded static batch) are ignored. Decoding (class-specific
     deltas), clipping to ``meta.img_shape`` and the class-aware NMS happen in network
-    coordinates, as in mmdet for a model with a mask head; the returned ``boxes`` are then
-    divided by ``meta.scale_factor``.
+    coordinates, as in mmdet for a model with a mask head, which takes these network boxes as
+    its RoIs; the detections' ``boxes`` are them divided by ``meta.scale_factor``.
     """
     proposals = np.asarray(proposals, dtype=F32).reshape(-1, 4)
     n = len(proposals)
@@ -247,13 +224,13 @@ def bbox_postprocess(
             code="stage_output_mismatch",
         )
     if n == 0:
-        return Detections.empty()
+        return Detections.empty(), np.zeros((0, 4), dtype=F32)
     probs = softmax(cls_score[:n])
     valid = probs > F32(cfg.rcnn_score_thr)
     valid[:, num_classes] = False  # the background column
     flat = np.flatnonzero(valid)  # row-major, as mmdet's nonzero over (N, C)
     if len(flat) == 0:
-        return Detections.empty()
+        return Detections.empty(), np.zeros((0, 4), dtype=F32)
     rows, labels = np.divmod(flat, num_classes + 1)
     scores = probs.reshape(-1)[flat]
     if bbox_pred.shape[1] == 4:
@@ -272,4 +249,5 @@ def bbox_postprocess(
     boxes_net = boxes[keep]
     sw, sh = meta.scale_factor
     scale = np.array([sw, sh, sw, sh], dtype=F32)
-    return Detections(boxes_net / scale, scores[keep], labels[keep].astype(np.int64), boxes_net)
+    dets = Detections(boxes_net / scale, scores[keep], labels[keep].astype(np.int64))
+    return dets, boxes_net

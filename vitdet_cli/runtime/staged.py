@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
@@ -13,35 +11,20 @@ from vitdet_cli.artifacts import Artifacts
 from vitdet_cli.artifacts.layout import STAGES
 from vitdet_cli.artifacts.meta import StageMeta
 from vitdet_cli.runtime.backends.base import Backend, StageSession
-from vitdet_cli.runtime.host import HostResult, run_pipeline
+from vitdet_cli.runtime.detections import Detections
+from vitdet_cli.runtime.host import run_pipeline
 from vitdet_cli.runtime.host_config import HostConfig
+from vitdet_cli.runtime.timing import StepTimer
 
-STEPS = (
-    "preprocess",
-    "backbone",
-    "rpn",
-    "rpn_post",
-    "roi_bbox",
-    "bbox_post",
-    "roi_mask",
-    "mask_post",
-)
-"""Timing steps in pipeline order (stage graphs and host steps)."""
-_STAGE_STEP = {
+GRAPH_STEP = {
     ("backbone", "model"): "backbone",
     ("rpn", "model"): "rpn",
     ("roi", "bbox"): "roi_bbox",
     ("roi", "mask"): "roi_mask",
 }
-
-
-@dataclass
-class StagedResult:
-    """A :class:`HostResult` plus per-step times (ms) and, when asked, every stage's tensors."""
-
-    result: HostResult
-    times: dict[str, float]
-    tensors: dict[tuple[str, str], tuple[dict, list]] = field(default_factory=dict)
+"""The pipeline step (:data:`~vitdet_cli.runtime.timing.STEPS`) of each (stage, graph)."""
+Recorded = dict[tuple[str, str], tuple[dict, list]]
+"""Per (stage, graph): the feeds it was given and the outputs it returned."""
 
 
 class StagedModel:
@@ -87,10 +70,16 @@ class StagedModel:
     def roi_batch(self, graph: str) -> int:
         return self.metas["roi"].graphs[graph].inputs[-1].shape[0]
 
-    def run_graph(self, stage: str, graph: str, feeds: dict, times: dict, record: Optional[dict]):
-        t0 = time.perf_counter()
-        out = self.sessions[stage, graph].run(feeds)
-        times[_STAGE_STEP[stage, graph]] = (time.perf_counter() - t0) * 1e3
+    def run_graph(
+        self,
+        stage: str,
+        graph: str,
+        feeds: dict,
+        timer: StepTimer,
+        record: Optional[Recorded] = None,
+    ) -> list[np.ndarray]:
+        with timer.step(GRAPH_STEP[stage, graph]):
+            out = self.sessions[stage, graph].run(feeds)
         if record is not None:
             record[stage, graph] = (dict(feeds), out)
         return out
@@ -100,31 +89,33 @@ class StagedModel:
         image: np.ndarray,
         score_thr: Optional[float] = None,
         dedup: str = "none",
-        record: bool = False,
-    ) -> StagedResult:
-        """Detect in one BGR uint8 image."""
-        times: dict[str, float] = dict.fromkeys(_STAGE_STEP.values(), 0.0)
-        tensors: Optional[dict] = {} if record else None
+        *,
+        timer: Optional[StepTimer] = None,
+        record: Optional[Recorded] = None,
+    ) -> Detections:
+        """Detect in one BGR uint8 image; ``timer`` gets every step's time, ``record`` (a dict)
+        every stage graph's feeds and outputs."""
+        timer = timer or StepTimer()
         feats: dict[str, np.ndarray] = {}
         roi_in = self.metas["roi"].graphs["bbox"].input_names[:-1]
 
         def rpn_stage(x):
-            out = self.run_graph("backbone", "model", {"image": x}, times, tensors)
+            out = self.run_graph("backbone", "model", {"image": x}, timer, record)
             feats.update(zip(self.metas["backbone"].graphs["model"].output_names, out))
             rpn_in = self.metas["rpn"].graphs["model"].input_names
-            out = self.run_graph("rpn", "model", {n: feats[n] for n in rpn_in}, times, tensors)
+            out = self.run_graph("rpn", "model", {n: feats[n] for n in rpn_in}, timer, record)
             half = len(out) // 2
             return out[:half], out[half:]
 
         def box_stage(rois):
             feeds = {**{n: feats[n] for n in roi_in}, "rois": rois}
-            return tuple(self.run_graph("roi", "bbox", feeds, times, tensors))
+            return tuple(self.run_graph("roi", "bbox", feeds, timer, record))
 
         def mask_stage(rois):
             feeds = {**{n: feats[n] for n in roi_in}, "rois": rois}
-            return self.run_graph("roi", "mask", feeds, times, tensors)[0]
+            return self.run_graph("roi", "mask", feeds, timer, record)[0]
 
-        res = run_pipeline(
+        return run_pipeline(
             image,
             self.host,
             rpn_stage,
@@ -134,6 +125,5 @@ class StagedModel:
             mask_batch=self.roi_batch("mask"),
             score_thr=score_thr,
             dedup=dedup,
+            timer=timer,
         )
-        steps = {**res.timings, **times}
-        return StagedResult(res, {k: steps.get(k, 0.0) for k in STEPS}, tensors or {})

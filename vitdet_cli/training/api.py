@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,9 +15,10 @@ from vitdet_cli.errors import VitdetError
 from vitdet_cli.io_checks import prepare_out_dir
 from vitdet_cli.platform import device as devlib
 from vitdet_cli.platform.device import Placement
-from vitdet_cli.report.console import MODE
+from vitdet_cli.progress import SILENT, Progress
 from vitdet_cli.training.checkpoints import check_load_from, latest_complete, remove_save_temps
 from vitdet_cli.training.launch import Launch, NodeSpec, plan_launch
+from vitdet_cli.training.output import TRAIN_LOG, failure_detail, followed
 
 ResumeArg = Union[None, bool, Path]  # None/False: fresh; True: latest complete; Path: that file
 
@@ -108,9 +108,11 @@ def plan_training(
     overrides: Iterable[str] = (),
     nodes: Optional[NodeSpec] = None,
     dry_run: bool = False,
+    progress: Progress = SILENT,
 ) -> TrainPlan:
     """Resolve everything a run needs; nothing is trained. The mmengine config is written to
-    ``<work_dir>/vitdet_config.py`` (also for dry runs, so it can be inspected)."""
+    ``<work_dir>/vitdet_config.py`` (also for dry runs, so it can be inspected). ``progress``
+    hears what was decided on the way (the dataset generated, annotations dropped)."""
     config = Path(config)
     nodes = nodes or NodeSpec()
     if config.suffix == ".py":
@@ -153,7 +155,7 @@ def plan_training(
             code="pretrained_missing",
             exit_code=2,
         )
-    paths = resolve_data(exp, wd, generate=True)
+    paths = resolve_data(exp, wd, generate=True, progress=progress)
     if exp.model.num_classes is not None and exp.model.num_classes != len(paths.classes):
         raise VitdetError(
             f"{config}: model.num_classes={exp.model.num_classes} but "
@@ -265,33 +267,41 @@ class TrainResult:
         }
 
 
-def run_training(plan: TrainPlan) -> TrainResult:
+def run_training(plan: TrainPlan, progress: Progress = SILENT) -> TrainResult:
     """Train through torchrun (several devices), in one fresh worker process (one selected
     device: its visible-device variable is in that process's environment from the start), or
-    in-process; then collect the final metrics."""
+    in-process; then collect the final metrics.
+
+    Whatever the run prints (mmengine's log, warnings) goes to ``<work_dir>/train.log``;
+    ``progress`` gets rank 0's progress records and that log's lines as they come
+    (``training/output.py``).
+    """
     start = time.monotonic()
     import shutil
 
     shutil.rmtree(plan.work_dir / "ranks", ignore_errors=True)
     remove_save_temps(plan.work_dir)
-    # In --json mode stdout carries one JSON object: training logs go to stderr.
-    out = sys.stderr if MODE.json else sys.stdout
-    if plan.launch.argv is not None:
-        env = dict(os.environ, **plan.launch.env)
-        proc = subprocess.run(plan.launch.argv, env=env, stdout=out)
-        if proc.returncode != 0:
-            what = "distributed training" if plan.launch.distributed else "training"
-            runner = "torchrun" if plan.launch.distributed else "worker"
-            raise VitdetError(
-                f"{what} failed ({runner} exit {proc.returncode})",
-                hint=f"see the messages above and the logs under {plan.work_dir}",
-                code="train_failed",
-            )
-    else:
-        from vitdet_cli.training import worker
+    with followed(plan.work_dir, progress) as log:
+        if plan.launch.argv is not None:
+            env = dict(os.environ, **plan.launch.env)
+            proc = subprocess.run(
+                plan.launch.argv, env=env, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )  # fmt: skip
+        else:
+            from vitdet_cli.training import worker
 
-        with contextlib.redirect_stdout(out):
-            worker.run(plan.config_file, plan.placement.kind, plan.work_dir, plan.resume_from)
+            with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+                worker.run(plan.config_file, plan.placement.kind, plan.work_dir, plan.resume_from)
+    if plan.launch.argv is not None and proc.returncode != 0:
+        what = "distributed training" if plan.launch.distributed else "training"
+        runner = "torchrun" if plan.launch.distributed else "worker"
+        detail, hint = failure_detail(plan.work_dir / TRAIN_LOG)
+        raise VitdetError(
+            f"{what} failed ({runner} exit {proc.returncode})" + (f": {detail}" if detail else ""),
+            hint=(f"{hint}; " if hint else "") + f"full log: {plan.work_dir / TRAIN_LOG}",
+            code="train_failed",
+        )
     result = collect_result(plan.work_dir, time.monotonic() - start)
     result.resumed_from = plan.resume_from
     return result
@@ -300,7 +310,7 @@ def run_training(plan: TrainPlan) -> TrainResult:
 def collect_result(work_dir: Path, seconds: float = 0.0) -> TrainResult:
     """The last validation metrics (also written to final_metrics.json) and artifact paths."""
     from vitdet_cli.atomic import write_json_atomic
-    from vitdet_cli.report.plots import read_jsonl
+    from vitdet_cli.training.curves import read_jsonl
 
     rows = read_jsonl(work_dir / "metrics.jsonl")
     vals = [r for r in rows if r.get("mode") == "val"]

@@ -6,11 +6,14 @@ from pathlib import Path
 
 from vitdet_cli.config.schema import ExperimentConfig
 from vitdet_cli.model.config_builder import DataPaths
-from vitdet_cli.report.console import info
+from vitdet_cli.progress import SILENT, Progress
 
 
-def resolve_data(exp: ExperimentConfig, work_dir: Path, generate: bool = True) -> DataPaths:
-    """Dataset files for a run; the built-in synthetic set is generated on first use.
+def resolve_data(
+    exp: ExperimentConfig, work_dir: Path, generate: bool = True, progress: Progress = SILENT
+) -> DataPaths:
+    """Dataset files for a run; the built-in synthetic set is generated on first use (said to
+    ``progress``, as are dropped annotations).
 
     ``data.subset``/``data.val_subset`` write deterministic subsets under ``work_dir/data/``.
     """
@@ -31,13 +34,13 @@ def resolve_data(exp: ExperimentConfig, work_dir: Path, generate: bool = True) -
             max_instances=s.max_instances,
             size_range=tuple(s.size_range),
         )
-        info(f"synthetic dataset {'generated' if ds.generated else 'found'} at {root}")
+        progress.note(f"synthetic dataset {'generated' if ds.generated else 'found'} at {root}")
     train_ann, val_ann = root / d.train_ann, root / d.val_ann
     train_img, val_img = root / d.train_img, root / d.val_img
     summary = check_coco_layout(train_ann, train_img, check_images="sample", allow_drop=True)
     val_summary = check_coco_layout(val_ann, val_img, check_images="sample", allow_drop=True)
-    train_ann = _without_bad(train_ann, summary, work_dir, "train")
-    val_ann = _without_bad(val_ann, val_summary, work_dir, "val")
+    train_ann = _without_bad(train_ann, summary, work_dir, "train", progress)
+    val_ann = _without_bad(val_ann, val_summary, work_dir, "val", progress)
     train_images = summary.images
     if d.subset:
         train_ann, train_images = _subset(train_ann, d.subset, work_dir, "train", exp.train.seed)
@@ -54,7 +57,7 @@ def resolve_data(exp: ExperimentConfig, work_dir: Path, generate: bool = True) -
     )
 
 
-def _without_bad(ann: Path, summary, work_dir: Path, split: str) -> Path:
+def _without_bad(ann: Path, summary, work_dir: Path, split: str, progress: Progress) -> Path:
     """``ann``, or a copy without its bad annotations (with a warning saying what is dropped)."""
     if not summary.dropped_annotations:
         return ann
@@ -68,8 +71,8 @@ def _without_bad(ann: Path, summary, work_dir: Path, split: str) -> Path:
         raise report.error(hint="every annotation is bad: nothing would be left to train on")
     out = Path(work_dir) / "data" / f"{split}_valid.json"
     write_json_atomic(out, without_bad_annotations(data, report))
-    info(
-        f"[yellow]warning:[/yellow] {ann}: dropping {len(report.bad_annotations)} of "
+    progress.note(
+        f"warning: {ann}: dropping {len(report.bad_annotations)} of "
         f"{len(data['annotations'])} annotations from training ({split}):\n{report.table()}\n"
         f"  training reads {out}"
     )

@@ -1,33 +1,40 @@
-"""An mmengine hook that writes metrics.jsonl and refreshes the curves PNG during training."""
+"""An mmengine hook that writes metrics.jsonl and progress.json and refreshes the curves PNG
+during training."""
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 
-from vitdet_cli.report.plots import plot_curves
+from vitdet_cli.training.curves import plot_curves
+from vitdet_cli.training.output import PROGRESS_FILE
 
 
 class VitdetMetricsHook(Hook):
-    """Append one JSON line per log interval and per validation; redraw curves.
+    """Append one JSON line per log interval and per validation; redraw curves; keep
+    ``progress.json`` current.
 
     Args:
         interval: iterations between training records.
         plot_every: redraw ``curves.png`` after this many training records (and after each val).
+        progress_every: seconds between ``progress.json`` updates (the last iteration always).
     """
 
     priority = "LOW"
 
-    def __init__(self, interval: int = 10, plot_every: int = 5) -> None:
+    def __init__(self, interval: int = 10, plot_every: int = 5, progress_every: float = 0.5):
         self.interval = interval
         self.plot_every = plot_every
+        self.progress_every = progress_every
         self._records = 0
         self._start = 0.0
         self._first_iter = 0
+        self._shown = (0.0, 0)  # (monotonic time, iteration) of the last progress.json
 
     def _paths(self, runner) -> tuple[Path, Path]:
         work = Path(runner.work_dir)
@@ -48,12 +55,41 @@ class VitdetMetricsHook(Hook):
     def before_train(self, runner) -> None:
         self._start = time.monotonic()
         self._first_iter = runner.iter  # not 0 after --resume
+        self._shown = (self._start, runner.iter)
         if is_main_process():
             keep_rows_up_to(self._paths(runner)[0], runner.iter)
 
+    def _eta_s(self, runner, it: int) -> float:
+        elapsed = time.monotonic() - self._start
+        return round(elapsed / max(1, it - self._first_iter) * (runner.max_iters - it), 1)
+
+    def _progress(self, runner, it: int, outputs) -> None:
+        """Replace ``progress.json`` when ``progress_every`` s have passed, or at the end."""
+        now = time.monotonic()
+        since, at = self._shown
+        if now - since < self.progress_every and it != runner.max_iters:
+            return
+        row = {"iter": it, "max_iters": runner.max_iters, "time": time.time()}
+        loss = (outputs or {}).get("loss")
+        if loss is not None:
+            row["loss"] = float(loss.item() if hasattr(loss, "item") else loss)
+        lrs = runner.optim_wrapper.get_lr()
+        if lrs:
+            row["lr"] = float(max(next(iter(lrs.values()))))
+        row["it_per_s"] = round((it - at) / max(now - since, 1e-6), 3)
+        row["eta_s"] = self._eta_s(runner, it)
+        path = Path(runner.work_dir) / PROGRESS_FILE
+        tmp = path.with_name(f".{PROGRESS_FILE}.{os.getpid()}")
+        tmp.write_text(json.dumps(row), encoding="utf-8")
+        os.replace(tmp, path)  # a reader sees the old record or the new one, never half
+        self._shown = (now, it)
+
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
         it = runner.iter + 1
-        if not is_main_process() or (it % self.interval and it != runner.max_iters):
+        if not is_main_process():
+            return
+        self._progress(runner, it, outputs)
+        if it % self.interval and it != runner.max_iters:
             return
         row = {"mode": "train", "iter": it, "epoch": runner.epoch, "time": time.time()}
         for key, value in (outputs or {}).items():
@@ -64,9 +100,7 @@ class VitdetMetricsHook(Hook):
         lrs = runner.optim_wrapper.get_lr()
         if lrs:
             row["lr"] = float(max(next(iter(lrs.values()))))
-        elapsed = time.monotonic() - self._start
-        done = max(1, it - self._first_iter)
-        row["eta_s"] = round(elapsed / done * (runner.max_iters - it), 1)
+        row["eta_s"] = self._eta_s(runner, it)
         self._write(runner, row)
         self._records += 1
         if self._records % self.plot_every == 0:

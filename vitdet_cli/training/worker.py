@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -72,9 +73,9 @@ def main(argv: Optional[list[str]] = None) -> None:
     try:
         run(args.config, args.device, args.work_dir, args.resume)
     except VitdetError as err:  # a message and a hint, like the CLI, not a traceback
-        from vitdet_cli.report.console import render_error
-
-        render_error(err)
+        # the launching process reads these two lines back from train.log (output.failure_detail)
+        sys.stderr.write(f"error: {err.message}\n" + (f"hint: {err.hint}\n" if err.hint else ""))
+        sys.stderr.flush()
         raise SystemExit(err.exit_code) from None
 
 

@@ -35,10 +35,11 @@ from vitdet_cli.errors import VitdetError
 from vitdet_cli.runtime.backends.tuned import stage_backend
 from vitdet_cli.runtime.host_config import HostConfig
 from vitdet_cli.runtime.images import read_image
-from vitdet_cli.runtime.staged import StagedModel
+from vitdet_cli.runtime.staged import Recorded, StagedModel
+from vitdet_cli.runtime.timing import StepTimer
 from vitdet_cli.tune.candidates import REFERENCE, Candidate, candidates
 from vitdet_cli.tune.gate import Gate, judge, run_config
-from vitdet_cli.tune.measure import Recorded, Trial, measure_stage
+from vitdet_cli.tune.measure import Trial, measure_stage
 from vitdet_cli.tune.quantize import quantize_stage, sealed_rel
 
 PRECISION_MODES = ("fp32", "auto")
@@ -94,8 +95,10 @@ class TuneReport:
 
 def record_reference(artifacts: Artifacts, image: np.ndarray, threads: int = 0) -> Recorded:
     """Every stage's real feeds and reference outputs on ``image``."""
+    recorded: Recorded = {}
     with StagedModel(artifacts, stage_backend(*REFERENCE, threads=threads)) as model:
-        return model(image, record=True).tensors
+        model(image, record=recorded)
+    return recorded
 
 
 def sample_for(artifacts: Artifacts, img: Optional[Path]) -> tuple[np.ndarray, str]:
@@ -210,9 +213,10 @@ def time_config(art, choices, image, warmup: int, repeat: int, threads: int) -> 
     times = []
     with StagedModel(art, TunedBackend(choices, threads)) as model:
         for i in range(warmup + max(1, repeat)):
-            res = model(image)
+            timer = StepTimer()
+            model(image, timer=timer)
             if i >= warmup:
-                times.append(sum(res.times.values()))
+                times.append(sum(timer.ms.values()))
     return float(np.median(times))
 
 

@@ -16,9 +16,10 @@ from typing import Callable, Mapping, Optional, Sequence
 import numpy as np
 
 from vitdet_cli.artifacts import Artifacts
-from vitdet_cli.compare.detections import DetSet, match_detections
+from vitdet_cli.compare.detections import match_detections
 from vitdet_cli.evaluation.coco import coco_metrics
 from vitdet_cli.runtime.backends.tuned import TunedBackend
+from vitdet_cli.runtime.detections import Detections
 from vitdet_cli.runtime.infer import run_images
 from vitdet_cli.runtime.staged import StagedModel
 
@@ -41,7 +42,7 @@ class PipelineRun:
     """One configuration over the gate's images: detections per image and COCO mAP."""
 
     choices: dict[str, tuple[str, str]]
-    dets: list[DetSet]
+    dets: list[Detections]
     coco: dict
 
     def map_of(self, task: str) -> Optional[float]:
@@ -60,9 +61,8 @@ def run_config(
     """The pipeline with each stage on its (backend, precision) over ``images`` (``files``:
     stage → graph → another file to run, as :class:`TunedBackend` takes)."""
     with StagedModel(artifacts, TunedBackend(choices, threads, files)) as model:
-        results, _ = run_images(model, images, None, "none", 0, 1, on_image=on_image)
-    dets = [DetSet.from_host_result(r.result) for r in results]
-    return PipelineRun(dict(choices), dets, coco_metrics(ann_file, images, dets))
+        run = run_images(model, images, None, "none", 0, 1, on_image=on_image)
+    return PipelineRun(dict(choices), run.results, coco_metrics(ann_file, images, run.results))
 
 
 def judge(trial: PipelineRun, exact: PipelineRun, gate: Gate) -> dict:

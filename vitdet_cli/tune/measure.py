@@ -16,10 +16,8 @@ from vitdet_cli.compare.gates import FP32
 from vitdet_cli.compare.tensors import TensorParity, tensor_parity
 from vitdet_cli.errors import VitdetError
 from vitdet_cli.runtime.backends.tuned import stage_backend
+from vitdet_cli.runtime.staged import Recorded
 from vitdet_cli.tune.candidates import Candidate
-
-Recorded = dict[tuple[str, str], tuple[dict, list]]
-"""(stage, graph) → (feeds, reference outputs), as :class:`StagedModel` records them."""
 
 
 @dataclass

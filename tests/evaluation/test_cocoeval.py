@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from vitdet_cli.compare.coco_eval import coco_evaluate, results_to_coco
-from vitdet_cli.compare.crops import crops_from_full
-from vitdet_cli.compare.detections import DetSet
 from vitdet_cli.errors import VitdetError
+from vitdet_cli.evaluation.cocoeval import coco_evaluate
+from vitdet_cli.runtime.detections import Detections
+from vitdet_cli.runtime.results_json import coco_entries
 
 pytest.importorskip("pycocotools")
 # pycocotools' own decode (annToMask) trips numpy 2's __array__ copy deprecation
@@ -56,12 +56,12 @@ def perfect_results(ann_file, drop: int | None = None) -> list[dict]:
         boxes = [[x, y, x + w, y + h] for x, y, w, h in (a["bbox"] for a in anns)]
         full = np.stack([coco.annToMask(a) for a in anns]).astype(bool)
         labels = [CAT_IDS.index(a["category_id"]) for a in anns]
-        det = DetSet(boxes, np.linspace(0.9, 0.5, len(anns)), labels, crops_from_full(full))
-        results += results_to_coco(img_id, det, CAT_IDS)
+        det = Detections(boxes, np.linspace(0.9, 0.5, len(anns)), labels, full)
+        results += coco_entries(img_id, det, CAT_IDS)
     return results
 
 
-def test_results_to_coco_entries(ann_file):
+def test_coco_entries(ann_file):
     from pycocotools import mask as mask_utils
 
     res = perfect_results(ann_file)
@@ -73,7 +73,7 @@ def test_results_to_coco_entries(ann_file):
     assert mask_utils.decode({**seg, "counts": seg["counts"].encode()}).sum() > 1500
     json.dumps(res)
     with pytest.raises(VitdetError, match="category ids"):
-        results_to_coco(1, DetSet([[0, 0, 1, 1]], [0.5], [2]), CAT_IDS)
+        coco_entries(1, Detections([[0, 0, 1, 1]], [0.5], [2]), CAT_IDS)
 
 
 def test_perfect_predictions(ann_file, capsys):

@@ -1,8 +1,9 @@
-"""COCO mAP of detections with pycocotools' COCOeval (what MMDetection's CocoMetric runs).
+"""COCO mAP of result entries with pycocotools' COCOeval (what MMDetection's CocoMetric runs).
 
-pycocotools is imported inside the functions, so importing this module is cheap and works
-without it. Results carry both ``bbox`` and ``segmentation`` (as mmdet's segm results do), so
-COCOeval takes a detection's ``area`` from its box for the small/medium/large split.
+The entries are made by :func:`~vitdet_cli.runtime.results_json.coco_entries`. pycocotools is
+imported inside the functions, so importing this module is cheap and works without it. Results
+carry both ``bbox`` and ``segmentation`` (as mmdet's segm results do), so COCOeval takes a
+detection's ``area`` from its box for the small/medium/large split.
 """
 
 from __future__ import annotations
@@ -12,42 +13,11 @@ import io
 from importlib import metadata
 from typing import Iterator, Optional, Sequence
 
-import numpy as np
-
-from vitdet_cli.compare.crops import full_mask
-from vitdet_cli.compare.detections import DetSet
 from vitdet_cli.data.coco import PathLike, load_coco_json
 from vitdet_cli.errors import VitdetError
 
 STAT_NAMES = ("mAP", "mAP_50", "mAP_75", "mAP_s", "mAP_m", "mAP_l")
 """Names of ``COCOeval.stats[0:6]``."""
-
-
-def results_to_coco(image_id: int, det: DetSet, cat_ids: Sequence[int]) -> list[dict]:
-    """COCO result entries of one image: ``bbox`` as xywh, ``score``, ``category_id`` =
-    ``cat_ids[label]`` and, when ``det`` has masks, ``segmentation`` as compressed RLE."""
-    from pycocotools import mask as mask_utils
-
-    if len(det) and (det.labels.min() < 0 or det.labels.max() >= len(cat_ids)):
-        raise VitdetError(
-            f"labels up to {int(det.labels.max())} but only {len(cat_ids)} category ids",
-            hint="Pass the annotation file's category ids in the model's class order.",
-            code="coco_bad_label",
-        )
-    out = []
-    for i, (box, score, label) in enumerate(zip(det.boxes.tolist(), det.scores, det.labels)):
-        x0, y0, x1, y1 = box
-        entry = {
-            "image_id": int(image_id),
-            "bbox": [x0, y0, x1 - x0, y1 - y0],
-            "score": float(score),
-            "category_id": int(cat_ids[int(label)]),
-        }
-        if det.masks is not None:
-            rle = mask_utils.encode(full_mask(det.masks, i, np.uint8, order="F"))
-            entry["segmentation"] = {"size": rle["size"], "counts": rle["counts"].decode()}
-        out.append(entry)
-    return out
 
 
 @contextlib.contextmanager
