@@ -189,6 +189,26 @@ def bench(tmp, mp, ok):
     )
 
 
+def tune(tmp, mp, ok):
+    import vitdet_cli.artifacts as artifacts
+    import vitdet_cli.tune as lib
+
+    report = stub(
+        data={"choices": {}, "trials": []},
+        dry_run=True,
+        candidates=[],
+        sample="",
+        notes=[],
+        gate={},
+        pipelines=[],
+        tuning_file=None,
+    )
+    if ok:
+        mp.setattr(artifacts, "Artifacts", StubArtifacts)
+        mp.setattr(lib, "tune_artifacts", lambda *a, **k: report)
+    return ["tune", str(tmp / "arts"), "--dry-run"], 0 if ok else 1
+
+
 def verify(tmp, mp, ok):
     import vitdet_cli.artifacts as artifacts
 
@@ -223,6 +243,7 @@ CASES = {
     "atc": atc,
     "eval": eval_,
     "bench": bench,
+    "tune": tune,
     "verify": verify,
 }
 
