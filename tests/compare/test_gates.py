@@ -42,8 +42,9 @@ def doc_sides() -> tuple[Detections, Detections]:
 
 
 class FakeArtifacts:
-    def __init__(self, **modes: str) -> None:
+    def __init__(self, tuning=None, **modes: str) -> None:
         self.modes = modes
+        self.tuning = tuning
 
     def atc_meta(self, stage: str):
         mode = self.modes.get(stage, "must_keep_origin_dtype")
@@ -58,6 +59,24 @@ def test_gate_set_follows_atc_precision() -> None:
     low = gates_for(FakeArtifacts(backbone="force_fp16"), "om")
     assert low.name == "fp16" and "backbone: force_fp16" in low.reason
     assert gates_for(FakeArtifacts(roi="mixed_float16"), "om").name == "fp16"
+
+
+def test_gate_set_follows_the_tuning() -> None:
+    def tuning(**precision: str) -> SimpleNamespace:
+        stages = {
+            s: SimpleNamespace(backend="openvino", precision=p, exact=p == "fp32")
+            for s, p in {**dict.fromkeys(STAGES, "fp32"), **precision}.items()
+        }
+        return SimpleNamespace(stages=stages)
+
+    label = "tuned (backbone: openvino bf16, rpn: onnxruntime fp32, roi: onnxruntime fp32)"
+    exact = gates_for(FakeArtifacts(tuning=tuning()), label)
+    assert exact.name == "fp32" and "tuning.json" in exact.reason
+    low = gates_for(FakeArtifacts(tuning=tuning(backbone="bf16")), label)
+    assert low.name == "fp16" and "backbone: openvino bf16" in low.reason
+    # --backend forces one runtime on the exported fp32 graphs, whatever the tuning says
+    forced = gates_for(FakeArtifacts(tuning=tuning(backbone="bf16")), "openvino")
+    assert forced.name == "fp32"
 
 
 def test_fp32_gates_are_todays() -> None:
