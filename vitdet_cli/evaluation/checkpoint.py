@@ -15,7 +15,6 @@ from typing import Callable, Iterator, Optional
 
 from vitdet_cli.data.resolve import dataset_images
 from vitdet_cli.evaluation.coco import class_warnings, coco_metrics
-from vitdet_cli.model.config_builder import pipelines
 from vitdet_cli.runtime.detections import Detections
 
 BACKEND = "mmdet"
@@ -26,6 +25,8 @@ def eval_pipeline(img_size: int) -> Callable[[dict], dict]:
     """The training config's test pipeline, without ground-truth loading."""
     from mmcv.transforms import Compose
     from mmdet.registry import TRANSFORMS
+
+    from vitdet_cli.model.config_builder import pipelines  # deferred: loads pydantic
 
     _, test = pipelines(img_size, (1.0, 1.0))
     return Compose([TRANSFORMS.build(t) for t in test if t["type"] != "LoadAnnotations"])
