@@ -6,6 +6,11 @@ strictly lower layer; only the base layer's units import each other. The excepti
 today are listed in ``ALLOWED`` with the reason or the issue that removes them: a new one fails,
 and so does an entry that no longer happens (delete it when the issue lands).
 
+An import inside a function (deferred) outside ``commands/`` and ``app.py`` either imports a
+heavy or optional package (``DEFERRABLE``) or says why on its line or the line above its block:
+``# deferred: loads torch``, ``# deferred: keeps --help fast``, ``# deferred: optional
+dependency (openvino)`` (``REASON``); a "loads X" on one of our modules must be true.
+
 ``python tests/test_layers.py`` prints the measured import graph (two-way pairs, deferred
 imports) that docs/architecture.md quotes.
 """
@@ -14,8 +19,9 @@ from __future__ import annotations
 
 import ast
 import graphlib
+import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,6 +54,12 @@ ALLOWED = {
 }
 
 HEAVY = {"torch", "torchvision", "onnx", "onnxruntime", "mmcv", "mmdet", "mmengine"}
+DEFERRABLE = HEAVY | {"torch_npu", "openvino", "pycocotools", "matplotlib"}
+"""Packages a function may import without saying why: heavy at import, or optional."""
+ENTRY = {"commands", "app", "__main__"}
+"""Units whose deferred imports need no reason: they keep ``vitdet --help`` fast."""
+REASON = re.compile(r"#\s*deferred: (loads [\w.]+|keeps --help fast|optional dependency \([^)]+\))")
+"""Why any other import sits inside a function (docs/architecture.md, rule 5)."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +67,8 @@ class Import:
     module: str  # importing module, dotted
     target: str  # imported module, dotted
     deferred: bool  # inside a function
+    line: int = field(default=0, compare=False)  # the statement's first and last line
+    end: int = field(default=0, compare=False)
 
 
 def unit(module: str) -> str:
@@ -74,8 +88,9 @@ def imports_of(path: Path) -> list[Import]:
     def visit(node: ast.AST, deferred: bool) -> None:
         for child in ast.iter_child_nodes(node):
             inner = deferred or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef))
+            lines = (getattr(child, "lineno", 0), getattr(child, "end_lineno", 0))
             if isinstance(child, ast.Import):
-                found.extend(Import(module, a.name, deferred) for a in child.names)
+                found.extend(Import(module, a.name, deferred, *lines) for a in child.names)
             elif isinstance(child, ast.ImportFrom):
                 base = child.module or ""
                 if child.level:  # relative: resolve against this module's package
@@ -87,7 +102,7 @@ def imports_of(path: Path) -> list[Import]:
                     sub = ROOT.joinpath(*base.split("."), a.name)
                     if sub.is_dir() or sub.with_suffix(".py").is_file():
                         targets = (targets - {base}) | {f"{base}.{a.name}"}
-                found.extend(Import(module, t, deferred) for t in sorted(targets))
+                found.extend(Import(module, t, deferred, *lines) for t in sorted(targets))
             visit(child, inner)
 
     visit(ast.parse(path.read_text(encoding="utf-8")), False)
@@ -150,6 +165,80 @@ def test_artifacts_package_imports_no_torch_or_onnx_even_deferred():
     assert found == []
 
 
+def reasons(path: Path) -> list[tuple[Import, str | None]]:
+    """Each deferred import in ``path`` outside a ``DEFERRABLE`` package, with its reason.
+
+    The reason is a ``# deferred: …`` comment (``REASON``) on the import's own lines or on the
+    line above the block of imports it opens; None when there is none.
+    """
+    text = path.read_text(encoding="utf-8").splitlines()
+    found = imports_of(path)
+    in_import = {n for i in found for n in range(i.line, i.end + 1)}
+    out = []
+    for i in found:
+        if not i.deferred or i.target.split(".")[0] in DEFERRABLE:
+            continue
+        above = i.line - 1
+        while above in in_import:
+            above -= 1
+        said = text[i.line - 1 : i.end] + (text[above - 1 : above] if above else [])
+        hits = [m.group(1) for m in map(REASON.search, said) if m]
+        out.append((i, hits[0] if hits else None))
+    return out
+
+
+def library_files() -> list[Path]:
+    """Every module outside ``ENTRY``, whose deferred imports must say why."""
+    return [p for p in sorted(PKG.rglob("*.py")) if unit(module_name(p)) not in ENTRY]
+
+
+def loaded_on_import(module: str) -> set[str]:
+    """Top-level packages outside vitdet_cli that importing ``module`` loads (module-level
+    imports, followed through vitdet_cli and its parent packages)."""
+    files = {module_name(p): p for p in PKG.rglob("*.py")}
+    seen, found, todo = set(), set(), [module]
+    while todo:
+        name = todo.pop()
+        while name not in files and "." in name:  # ``from pkg import attr``
+            name = name.rsplit(".", 1)[0]
+        if name in seen or name not in files:
+            continue
+        seen.add(name)
+        todo += [name.rsplit(".", 1)[0]] if "." in name else []
+        for i in imports_of(files[name]):
+            if i.deferred:
+                continue
+            if i.target.split(".")[0] == "vitdet_cli":
+                todo.append(i.target)
+            else:
+                found.add(i.target.split(".")[0])
+    return found
+
+
+def test_deferred_imports_say_why():
+    """Rule 5: inside a function only to keep a heavy or optional package off a path."""
+    bad = [
+        f"{p.relative_to(ROOT)}:{i.line} imports {i.target}"
+        for p in library_files()
+        for i, why in reasons(p)
+        if why is None
+    ]
+    assert bad == [], "import at module level, or add '# deferred: loads torch' (REASON)"
+
+
+def test_deferred_reasons_hold():
+    """A '# deferred: loads X' on an import of ours is true: importing it loads X."""
+    wrong = [
+        f"{p.relative_to(ROOT)}:{i.line} {i.target} does not load {why.split()[1]}"
+        for p in library_files()
+        for i, why in reasons(p)
+        if why and why.startswith("loads ")
+        and i.target.startswith("vitdet_cli")
+        and why.split()[1] not in loaded_on_import(i.target)
+    ]
+    assert wrong == [], "import it at module level, or give the true reason"
+
+
 def measure() -> None:
     """Print the numbers docs/architecture.md quotes."""
     imports = all_imports()
@@ -174,6 +263,14 @@ def measure() -> None:
     print(f"deferred across packages in commands/ and app.py (--help stays fast): {len(entry)}")
     heavy = [i for i in imports if i.deferred and i.target.split(".")[0] in HEAVY]
     print(f"deferred imports of {'/'.join(sorted(HEAVY))}: {len(heavy)}")
+    lib = [(p, i) for p in library_files() for i in imports_of(p) if i.deferred]
+    direct = [i for _, i in lib if i.target.split(".")[0] in DEFERRABLE]
+    bad = [i for p in library_files() for i, why in reasons(p) if why is None]
+    print(
+        f"deferred imports outside commands/ and app.py: {len(lib)} ({len(direct)} of a heavy or "
+        f"optional package, {len(lib) - len(direct) - len(bad)} with a '# deferred:' reason, "
+        f"{len(bad)} without)"
+    )
     mods = Counter((i.module, i.target) for i in inner if unit(i.module) == unit(i.target))
     loops = sorted({tuple(sorted(e)) for e in mods if e[::-1] in mods})
     print(f"two-way module pairs inside a package: {len(loops)} {loops}")

@@ -8,14 +8,31 @@ Re-running continues: a finished training is reused, an interrupted one resumes.
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Optional
 
+from vitdet_cli.artifacts import Artifacts
+from vitdet_cli.artifacts.model_config import TRAIN_NAME
+from vitdet_cli.atomic import write_json_atomic
+from vitdet_cli.compare.api import compare_runs
+from vitdet_cli.config.loader import load_config
+from vitdet_cli.data.resolve import from_annotations
 from vitdet_cli.errors import VitdetError
 from vitdet_cli.progress import SILENT, Progress
+from vitdet_cli.runtime.backends import get_backend
+from vitdet_cli.runtime.infer import (
+    PictureWriter,
+    picture_of,
+    run_images,
+    write_outputs,
+)
+from vitdet_cli.runtime.staged import StagedModel
 from vitdet_cli.shipped import shipped_dir
+from vitdet_cli.training import api
+from vitdet_cli.training.checkpoints import latest_complete
 
 DEMO_CONFIG = shipped_dir("configs") / "vitdet_tiny_shapes.yaml"
 STEPS = ("train", "export", "infer", "compare")
@@ -52,8 +69,6 @@ class DemoResult:
 
 
 def _finished(work_dir: Path, max_iters: int) -> Optional[Path]:
-    from vitdet_cli.training.checkpoints import latest_complete
-
     ckpt = latest_complete(work_dir)
     return ckpt if ckpt is not None and ckpt.stem == f"iter_{max_iters}" else None
 
@@ -66,11 +81,6 @@ def train_step(
     A work dir trained with another config (the demo config changed, other ``--set``) is moved
     aside to ``<work_dir>.previous`` and training starts over. Returns (TrainResult, trained_now).
     """
-    import shutil
-
-    from vitdet_cli.training import api
-    from vitdet_cli.training.checkpoints import latest_complete
-
     dumped = work_dir / "vitdet_config.py"
     before = dumped.read_text() if dumped.is_file() else None
     kw = dict(device="cpu", work_dir=work_dir, overrides=overrides, progress=progress)
@@ -100,20 +110,8 @@ def run_demo(
 ) -> DemoResult:
     """Run every step; see the module docstring. ``on_step`` hears each step's name as it
     starts, ``progress`` what training reports (progress, notes, its log)."""
-    from vitdet_cli.artifacts import Artifacts
-    from vitdet_cli.artifacts.model_config import TRAIN_NAME
-    from vitdet_cli.compare.api import compare_runs
-    from vitdet_cli.config.loader import load_config
-    from vitdet_cli.data.resolve import from_annotations
+    # deferred: loads torch
     from vitdet_cli.export.api import export_artifacts
-    from vitdet_cli.runtime.backends import get_backend
-    from vitdet_cli.runtime.infer import (
-        PictureWriter,
-        picture_of,
-        run_images,
-        write_outputs,
-    )
-    from vitdet_cli.runtime.staged import StagedModel
 
     step = on_step or (lambda _s: None)
     deployed = get_backend(backend)  # an unknown or unusable backend fails before training
@@ -156,7 +154,6 @@ def run_demo(
     report = compare_runs(artifacts, run, work, 0.05, "none", ann_file=ann)
     seconds["compare"] = time.monotonic() - t0
     result = DemoResult(work, train, exported, shown, report, seconds, trained_now)
-    from vitdet_cli.atomic import write_json_atomic
 
     write_json_atomic(work / "demo_summary.json", result.to_dict(), indent=2)
     return result

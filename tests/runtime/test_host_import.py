@@ -1,4 +1,6 @@
-"""The deploy path must run on a bare inference box: numpy and cv2 only (pycocotools on use)."""
+"""The deploy path must run on a bare inference box: numpy and cv2 only (pycocotools on use).
+
+And ``vitdet --help`` stays fast: what it imports loads none of them."""
 
 from __future__ import annotations
 
@@ -67,3 +69,9 @@ def test_deploy_modules_import_no_heavy_packages(modules):
 
 def test_artifacts_package_imports_neither_torch_nor_onnx():
     assert imported(ARTIFACTS, NO_ONNX) == []
+
+
+def test_cli_help_path_imports_no_heavy_packages():
+    """What ``vitdet --help`` imports (the app, every command module) stays light: no torch,
+    onnx, numpy or cv2 (commands import their libraries when they run)."""
+    assert imported(["vitdet_cli.app", "vitdet_cli.commands"], [*NO_ONNX, "numpy", "cv2"]) == []

@@ -18,8 +18,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Optional, Sequence
 
+from vitdet_cli.artifacts import Artifacts
 from vitdet_cli.data.resolve import from_annotations
 from vitdet_cli.errors import VitdetError
+from vitdet_cli.evaluation.staged import evaluate_model
+from vitdet_cli.runtime.backends.tuned import open_backend
+from vitdet_cli.runtime.infer import run_images
+from vitdet_cli.runtime.staged import StagedModel
 
 
 def peak_mb() -> float:
@@ -41,11 +46,6 @@ def measure(
 ) -> dict:
     """Time ``images`` on ``backend`` in this process; with ``ann_file``, also the mAP over the
     first ``limit`` of its images (in ``image_dir``, guessed when None: see data/resolve.py)."""
-    from vitdet_cli.artifacts import Artifacts
-    from vitdet_cli.runtime.backends.tuned import open_backend
-    from vitdet_cli.runtime.infer import run_images
-    from vitdet_cli.runtime.staged import StagedModel
-
     row: dict = {"backend": backend, "ok": True, "images": len(images)}
     art = Artifacts.open(artifacts)
     with StagedModel(art, open_backend(art, backend, options)) as model:
@@ -53,8 +53,6 @@ def measure(
         row["backend_info"] = run.backend_info
         row["runs_on"] = run.backend
         if ann_file is not None:
-            from vitdet_cli.evaluation.staged import evaluate_model
-
             dataset = from_annotations(ann_file, image_dir, limit)
             coco = evaluate_model(model, ann_file, list(dataset.images))
             row.update(coco=coco, bbox_map=coco["bbox"]["mAP"], segm_map=coco["segm"]["mAP"])

@@ -26,8 +26,16 @@ from vitdet_cli.atomic import write_json_atomic
 from vitdet_cli.compare.detections import compare_report
 from vitdet_cli.compare.document_block import DISABLED, compare_with_pytorch
 from vitdet_cli.compare.gates import FP32, GateSet, gates_for
+from vitdet_cli.compare.reference import MmdetReference, reference_device, run_reference
 from vitdet_cli.compare.tensors import TensorParity, tensor_parity
 from vitdet_cli.evaluation.coco import class_warnings, coco_metrics
+from vitdet_cli.io_checks import prepare_out_dir
+from vitdet_cli.report.pictures import side_by_side
+from vitdet_cli.report.tables import (
+    detection_parity_table,
+    policy_table,
+    tensor_parity_table,
+)
 from vitdet_cli.runtime.backends import get_backend
 from vitdet_cli.runtime.detections import Detections
 from vitdet_cli.runtime.infer import (
@@ -119,12 +127,6 @@ class CompareReport:
         }
 
     def render(self, console) -> None:
-        from vitdet_cli.report.tables import (
-            detection_parity_table,
-            policy_table,
-            tensor_parity_table,
-        )
-
         ref = self.reference
         where = f" on {ref['device']}" if ref.get("device") else ""
         console.print(f"reference: {ref.get('name', self.names[1])}{where}")
@@ -270,8 +272,6 @@ def compare_runs(
     options = dict(reference_options or {})
     device = None
     if reference in PYTORCH_REFERENCES:
-        from vitdet_cli.compare.reference import reference_device
-
         device = options["device"] = reference_device(options.get("device", "cpu"))
     report = CompareReport((run_a.backend, reference), gates=gates)
     report.tensor_reference = "torch" if reference == REFERENCE else reference
@@ -287,8 +287,6 @@ def compare_runs(
     ref_model = StagedModel(artifacts, get_backend(report.tensor_reference, **options))
     with ref_model, discard_on_error(pictures):
         if reference == REFERENCE:
-            from vitdet_cli.compare.reference import MmdetReference, run_reference
-
             mmdet = MmdetReference(artifacts, ref_model.backend, device)
             res_b = run_reference(mmdet, run_a.images, score_thr, dedup, on_image, pictures)
         else:
@@ -344,7 +342,6 @@ def _judge_images(
 
 def _side_by_side(run_a: InferRun, names: tuple[str, str]):
     """Draws image ``i`` with ``run_a``'s detections beside the reference's."""
-    from vitdet_cli.report.pictures import side_by_side
 
     def draw(i: int, image, res_b: Detections):
         a, b = (draw_result(image, r, run_a.class_names) for r in (run_a.results[i], res_b))
@@ -370,8 +367,6 @@ def compare(
     must be the file's categories (as for ``eval``). The output folder is checked before the
     artifacts are opened (and verified, once for both sides)."""
     if out is not None:
-        from vitdet_cli.io_checks import prepare_out_dir
-
         prepare_out_dir(out)
     artifacts = Artifacts.of(artifacts)
     model = StagedModel(artifacts, get_backend(backend_a, **(options_a or {})))

@@ -17,6 +17,8 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 from vitdet_cli.artifacts import Artifacts
+from vitdet_cli.evaluation.checkpoint import empty_masks_outside_image, eval_pipeline
+from vitdet_cli.platform.device import resolve_kind, torch_device
 from vitdet_cli.runtime.detections import Detections
 from vitdet_cli.runtime.images import read_image
 from vitdet_cli.runtime.policies import apply_policies
@@ -27,8 +29,6 @@ NAME = "mmdet"
 
 def reference_device(kind: str) -> str:
     """The torch device string of ``--reference-device`` (cpu | npu | cuda), checked present."""
-    from vitdet_cli.platform.device import resolve_kind, torch_device
-
     return torch_device(resolve_kind(kind))
 
 
@@ -43,8 +43,6 @@ class MmdetReference:
     def __init__(self, artifacts: Artifacts, backend, device: str) -> None:
         from mmdet.registry import TRANSFORMS
 
-        from vitdet_cli.evaluation.checkpoint import eval_pipeline
-
         self.device = device
         self.model = backend.model(artifacts).eval()
         self.pipeline = eval_pipeline(artifacts.model_config().img_size)
@@ -55,8 +53,6 @@ class MmdetReference:
         self, image: np.ndarray, score_thr: Optional[float] = None, dedup: str = "none"
     ) -> Detections:
         import torch
-
-        from vitdet_cli.evaluation.checkpoint import empty_masks_outside_image
 
         packed = self.pipeline(dict(img=image, img_id=0))
         batch = dict(inputs=[packed["inputs"]], data_samples=[packed["data_samples"]])

@@ -14,6 +14,7 @@ import numpy as np
 from vitdet_cli.atomic import write_json_atomic
 from vitdet_cli.data.validate import CocoValidation, validate_coco, without_bad_annotations
 from vitdet_cli.errors import VitdetError
+from vitdet_cli.io_checks import prepare_out_file
 
 PathLike = str | Path
 REQUIRED_KEYS = ("images", "annotations", "categories")
@@ -197,7 +198,6 @@ def subset_coco(ann_file: PathLike, n: int, out_file: PathLike, seed: int = 0) -
     their annotations and all categories are kept, images stay in the source order.
     """
     path = Path(ann_file)
-    from vitdet_cli.io_checks import prepare_out_file
 
     prepare_out_file(out_file, "--out", inputs=[path])
     data = load_coco_json(path)

@@ -57,6 +57,7 @@ def image_error(path: Path, what: str, hint: str, code: str = "bad_image", exit_
 
 def header_size(path: str | Path) -> tuple[int, int]:
     """(width, height) from the file's header, without decoding the pixels."""
+    # deferred: loads PIL
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)

@@ -27,6 +27,8 @@ import cv2
 import numpy as np
 
 from vitdet_cli.atomic import write_bytes_atomic, write_json_atomic
+from vitdet_cli.data.coco import segmentation_to_mask
+from vitdet_cli.data.preview import write_preview
 from vitdet_cli.errors import VitdetError
 
 CLASS_NAMES: tuple[str, ...] = ("circle", "rectangle", "triangle", "ellipse", "star", "ring")
@@ -342,8 +344,6 @@ def _rle(vis: np.ndarray) -> dict:
 
 def encode_mask(vis: np.ndarray, prefer_rle: bool = False) -> dict | list:
     """COCO segmentation for a visible mask: polygons when they reproduce it exactly, else RLE."""
-    from vitdet_cli.data.coco import segmentation_to_mask
-
     if not prefer_rle:
         polys = _polygons(vis)
         if polys is not None:
@@ -618,8 +618,6 @@ def make_synthetic_dataset(
 
     preview_path = None
     if preview:
-        from vitdet_cli.data.preview import write_preview
-
         preview_path = write_preview(root / TRAIN_ANN, root / TRAIN_IMG, root / "preview.jpg")
     num_images = {"train": n_train, "val": n_val}
     marker.update(
@@ -651,6 +649,7 @@ def _write_image(path: Path, image: np.ndarray) -> None:
 def _lock(root: Path) -> Iterator[None]:
     """Serialise generation of one folder across processes (e.g. ranks of one training job)."""
     try:
+        # deferred: optional dependency (fcntl, POSIX only)
         import fcntl
     except ImportError:  # not POSIX: no cross-process lock
         yield

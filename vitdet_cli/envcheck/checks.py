@@ -13,6 +13,7 @@ import os
 import platform as pyplatform
 import subprocess
 import sys
+from pathlib import Path
 from typing import Callable, Iterable, Mapping, Optional
 
 from packaging.version import InvalidVersion, Version
@@ -283,7 +284,6 @@ def check_host(kind: str, root: Optional[str] = None) -> list[Check]:
     with torch_npu installed); a missing one names the ``docker run`` flag that provides it."""
     if kind != "npu" and not (kind == "auto" and device.torch_npu_installed()):
         return []
-    from pathlib import Path
 
     base = Path(root or "/")
     boxed = container.in_container(base)

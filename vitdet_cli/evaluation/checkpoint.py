@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Optional
 
 from vitdet_cli.data.resolve import dataset_images
+from vitdet_cli.evaluation.coco import class_warnings, coco_metrics
 from vitdet_cli.runtime.detections import Detections
 
 BACKEND = "mmdet"
@@ -25,7 +26,7 @@ def eval_pipeline(img_size: int) -> Callable[[dict], dict]:
     from mmcv.transforms import Compose
     from mmdet.registry import TRANSFORMS
 
-    from vitdet_cli.model.config_builder import pipelines
+    from vitdet_cli.model.config_builder import pipelines  # deferred: loads pydantic
 
     _, test = pipelines(img_size, (1.0, 1.0))
     return Compose([TRANSFORMS.build(t) for t in test if t["type"] != "LoadAnnotations"])
@@ -90,7 +91,7 @@ def evaluate_checkpoint(
     """
     import torch
 
-    from vitdet_cli.evaluation.coco import class_warnings, coco_metrics
+    # deferred: loads torch
     from vitdet_cli.model.loading import load_trained_model
 
     start = time.perf_counter()

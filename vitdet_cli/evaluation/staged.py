@@ -8,7 +8,9 @@ from typing import Callable, Optional, Sequence
 
 from vitdet_cli.artifacts import Artifacts
 from vitdet_cli.data.resolve import dataset_images
+from vitdet_cli.errors import VitdetError
 from vitdet_cli.evaluation.coco import class_warnings, coco_metrics
+from vitdet_cli.runtime.backends.tuned import backend_label, open_backend
 from vitdet_cli.runtime.infer import run_images
 from vitdet_cli.runtime.staged import StagedModel
 
@@ -44,8 +46,6 @@ def evaluate_artifacts(
     ``num_images``, ``num_results``, ``evaluator``) plus ``backend``, ``images``, ``seconds``
     and ``warnings``.
     """
-    from vitdet_cli.runtime.backends.tuned import backend_label, open_backend
-
     start = time.perf_counter()
     paths = dataset_images(Path(ann_file), Path(image_dir), limit)
     artifacts = Artifacts.of(artifacts)
@@ -72,8 +72,6 @@ def evaluate_backends(
     """:func:`evaluate_artifacts` per backend, each with ``ok``; with several backends, one that
     fails gives ``{"backend", "ok": False, "error": {"code", "message", "hint"}}`` (the shape of
     a top-level error) and the rest still run."""
-    from vitdet_cli.errors import VitdetError
-
     artifacts = Artifacts.of(artifacts)  # opened and verified once for every backend
     out = []
     for name in backends:

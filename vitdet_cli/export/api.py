@@ -36,6 +36,7 @@ from vitdet_cli.artifacts.layout import (
 from vitdet_cli.artifacts.manifest import Manifest, write_manifest
 from vitdet_cli.artifacts.meta import GraphMeta, StageMeta, parse_stages, write_stage_meta
 from vitdet_cli.artifacts.model_config import write_model_config
+from vitdet_cli.data.synth import sample_image as synthetic_sample
 from vitdet_cli.errors import VitdetError
 from vitdet_cli.export.onnx_export import (
     DEFAULT_OPSET,
@@ -98,12 +99,12 @@ def sample_image(path: Optional[Path], size: int) -> np.ndarray:
                 f"cannot read image {path}", hint="pass a JPEG or PNG file", code="bad_image"
             )
         return img
-    from vitdet_cli.data.synth import sample_image as synthetic_sample
 
     return synthetic_sample(size)
 
 
 def _lint(path: Path) -> dict:
+    # deferred: loads onnx
     from vitdet_cli.export.lint import lint_model
 
     return lint_model(path).to_dict()

@@ -8,6 +8,7 @@ what ships.
 from __future__ import annotations
 
 import io
+import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,8 +96,6 @@ def fold_constants(model_bytes: bytes, output_shapes: Sequence[tuple[int, ...]])
     standard-op fusions (e.g. MatMul+Add → Gemm), all in the default ONNX domain — then drops
     opset imports no node uses and states every output's static shape.
     """
-    import tempfile
-
     import onnx
     import onnxruntime as ort
 

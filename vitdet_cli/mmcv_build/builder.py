@@ -32,6 +32,7 @@ from vitdet_cli.mmcv_build.spec import (
     sha256_file,
 )
 from vitdet_cli.platform import device
+from vitdet_cli.platform.check import Check
 from vitdet_cli.platform.proc import log_tail, run_logged
 from vitdet_cli.progress import SILENT, Progress
 
@@ -325,8 +326,6 @@ def install(wheel: Path, log_path: Path, progress: Progress = SILENT) -> None:
 
 def verify(target: str) -> list:
     """Op smoke tests in a fresh interpreter (the new mmcv must not meet a stale import)."""
-    from vitdet_cli.platform.check import Check
-
     kind = target if target != "cpu" else "cpu"
     proc = subprocess.run(
         [sys.executable, "-m", "vitdet_cli", "--json", "env-check", "--device", kind],

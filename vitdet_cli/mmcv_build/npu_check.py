@@ -28,9 +28,11 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from vitdet_cli.errors import VitdetError
+from vitdet_cli.mmcv_build import builder
 from vitdet_cli.mmcv_build import patches as patchlib
 from vitdet_cli.mmcv_build.spec import MMCV_VERSION, cache_root, sha256_file
 from vitdet_cli.platform import pins
+from vitdet_cli.platform.proc import log_tail, run_logged
 from vitdet_cli.progress import SILENT, Progress
 
 # The wheels are pinned by file; headers do not depend on the Python tag, so one set serves any
@@ -144,7 +146,6 @@ def fetch_wheels(
             "--platform", WHEEL_PLATFORM, "-d", str(folder),
             f"torch=={torch_version}", f"torch_npu=={npu_version}",
         ]  # fmt: skip
-        from vitdet_cli.platform.proc import log_tail, run_logged
 
         title = "downloading the torch and torch_npu wheels (headers)"
         rc = run_logged(argv, log_path, title, progress=progress)
@@ -294,8 +295,6 @@ def default_jobs() -> int:
 def _prepare_sources(
     mmcv_version: str, log_path: Path, progress: Progress = SILENT
 ) -> tuple[Path, list[str]]:
-    from vitdet_cli.mmcv_build import builder
-
     selected = patchlib.select_patches(mmcv_version, "npu")
     sdist = builder.fetch_sdist(mmcv_version, log_path, progress)
     work = cache_root() / "npu-check" / "build" / patchlib.patch_hash(selected)[:12]

@@ -18,6 +18,7 @@ from typing import Optional
 
 from vitdet_cli.errors import VitdetError
 from vitdet_cli.mmcv_build.spec import TARGETS
+from vitdet_cli.platform import cann, device
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,6 @@ def _major(version: Optional[str]) -> Optional[str]:
 def gather() -> Toolchain:
     """Read this machine's toolchain (imports torch; asks the device layer for GPUs)."""
     import torch
-
-    from vitdet_cli.platform import cann, device
 
     nvcc = nvcc_path()
     home = cann.toolkit_home()

@@ -11,6 +11,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from vitdet_cli.errors import VitdetError
+
 # public name -> (module, attribute)
 _LAZY = {
     "ViT": ("vitdet_cli.model.vit", "ViT"),
@@ -94,8 +96,6 @@ def register_modules(registries: dict[str, Any] | None = None, force: bool = Fal
             todo.append((attr, type_name, cls, current))
     foreign = [f"{a}.{n} ({c.__module__}.{c.__qualname__})" for a, n, _, c in todo if c]
     if foreign and not force:
-        from vitdet_cli.errors import VitdetError
-
         raise VitdetError(
             f"other classes are registered under vitdet's names: {', '.join(foreign)}; "
             "vitdet will not build with them",

@@ -16,9 +16,14 @@ from typing import Any
 from torch import nn
 
 from vitdet_cli.artifacts.model_config import TRAIN_NAME, ModelConfig, read_model_config
-from vitdet_cli.config.loader import config_path
+from vitdet_cli.config.loader import config_path, load_config
 from vitdet_cli.errors import VitdetError
 from vitdet_cli.metafile import sha256_file
+from vitdet_cli.model import register_modules
+from vitdet_cli.model.checkpoint import read_checkpoint
+from vitdet_cli.model.config_builder import model_cfg
+from vitdet_cli.model.official import read_config
+from vitdet_cli.model.shims import allow_mmengine_checkpoints
 
 PY_NAME = "vitdet_config.py"
 """The mmengine config ``vitdet train`` also dumps (for people and mmengine; never run here)."""
@@ -74,14 +79,10 @@ def _named_config(config: Path, num_classes: int) -> ModelConfig:
     if not config.is_file():
         raise VitdetError(f"config {config} not found", code="config_missing", exit_code=2)
     if config.suffix in (".yaml", ".yml"):
-        from vitdet_cli.config.loader import load_config
-        from vitdet_cli.model.config_builder import model_cfg
-
         model = model_cfg(load_config(config), num_classes)
         return ModelConfig(model, int(model["backbone"]["img_size"]))
     if config.suffix == ".json":
         return read_model_config(config)
-    from vitdet_cli.model.official import read_config
 
     # MMDetection's projects/ViTDet configs too: their custom_imports map to our modules
     return model_config_of(read_config(config))
@@ -141,10 +142,6 @@ def load_trained_model(
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
     from mmengine.config import Config
-
-    from vitdet_cli.model import register_modules
-    from vitdet_cli.model.checkpoint import read_checkpoint
-    from vitdet_cli.model.shims import allow_mmengine_checkpoints
 
     checkpoint = Path(checkpoint)
     allow_mmengine_checkpoints()

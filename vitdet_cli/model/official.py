@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from vitdet_cli.errors import VitdetError, reason
+from vitdet_cli.model import register_modules
 
 #: ``custom_imports`` entries that name MMDetection's ViTDet project (our modules replace them).
 OFFICIAL_PACKAGE = "projects.ViTDet.vitdet"
@@ -75,7 +76,4 @@ def read_config(path: Path | str, register: bool = True) -> Any:
 
 def use_our_modules() -> list[str]:
     """Register our ViTDet classes into mmdet's registries, replacing any other class there."""
-    from vitdet_cli.model import register_modules
-
     return register_modules(force=True)
-

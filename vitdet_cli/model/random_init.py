@@ -6,6 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional, Sequence
 
+from vitdet_cli.config.loader import load_config
+from vitdet_cli.model import register_modules
+from vitdet_cli.model.config_builder import model_cfg
+
 
 def save_random_checkpoint(
     config: str | Path,
@@ -23,10 +27,6 @@ def save_random_checkpoint(
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
     from mmengine.config import Config
-
-    from vitdet_cli.config.loader import load_config
-    from vitdet_cli.model import register_modules
-    from vitdet_cli.model.config_builder import model_cfg
 
     names = list(class_names) if class_names else [f"class_{i}" for i in range(num_classes)]
     register_all_modules()

@@ -5,8 +5,17 @@ Each shim is small, idempotent and tested; none edits installed files.
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
+import pickle
+import shutil
+
+import numpy as np
+
+from vitdet_cli.atomic import atomic_writer
+from vitdet_cli.errors import VitdetError, reason
+from vitdet_cli.io_checks import os_error
 
 _applied: set[str] = set()
 
@@ -24,7 +33,6 @@ def mmengine_safe_globals() -> list:
     torch ≥ 2.6 loads with ``weights_only=True``; instead of turning that off (which would let a
     crafted file run code), these few known types are allow-listed.
     """
-    import numpy as np
     from mmengine.logging.history_buffer import HistoryBuffer
 
     types: list = [HistoryBuffer, np.dtype, np.ndarray]
@@ -39,8 +47,6 @@ def mmengine_safe_globals() -> list:
 
 def history_buffer_statistic(owner: object, name: str):
     """``getattr`` for ``weights_only`` loads: only a statistics method of ``HistoryBuffer``."""
-    import pickle
-
     from mmengine.logging.history_buffer import HistoryBuffer
 
     known = name in _DEFAULT_STATS or name in HistoryBuffer._statistics_methods
@@ -86,8 +92,6 @@ def atomic_torch_save(obj, filename: str | os.PathLike) -> None:
     """``torch.save`` that never leaves a partial file (temp file, fsync, rename)."""
     import torch
 
-    from vitdet_cli.atomic import atomic_writer
-
     try:
         with atomic_writer(filename) as fh:
             torch.save(obj, fh)
@@ -97,12 +101,6 @@ def atomic_torch_save(obj, filename: str | os.PathLike) -> None:
 
 def write_failure(filename: str | os.PathLike, err: Exception):
     """The error for a ``torch.save`` that failed to write: disk full when it is."""
-    import errno
-    import shutil
-
-    from vitdet_cli.errors import VitdetError, reason
-    from vitdet_cli.io_checks import os_error
-
     try:
         full = shutil.disk_usage(os.path.dirname(os.path.abspath(filename))).free < 2**26
     except OSError:

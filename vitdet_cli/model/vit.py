@@ -24,6 +24,7 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
 from vitdet_cli.errors import ConfigError
+from vitdet_cli.model.checkpoint import load_pretrained_backbone
 from vitdet_cli.model.layers import (
     DropPath,
     build_activation,
@@ -457,8 +458,6 @@ class ViT(BaseModule):
         cfg = self.init_cfg
         if isinstance(cfg, Mapping) and cfg.get("type") == "Pretrained":
             from mmengine.logging import MMLogger
-
-            from vitdet_cli.model.checkpoint import load_pretrained_backbone
 
             report = load_pretrained_backbone(self, cfg["checkpoint"], prefix=cfg.get("prefix"))
             MMLogger.get_current_instance().info(report.summary())

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Optional
 
+from vitdet_cli.errors import VitdetError
+
 DEFAULT_SOC = "Ascend910B3"
 SET_ENV_CANDIDATES = (
     "/usr/local/Ascend/ascend-toolkit/set_env.sh",
@@ -173,8 +175,6 @@ def normalize_soc(value: str) -> str:
     else:
         value = "Ascend" + value[len("ascend") :]
     if not _SOC_RE.match(value):
-        from vitdet_cli.errors import VitdetError
-
         raise VitdetError(
             f"SoC version {value!r} does not look like Ascend<chip>",
             hint="use the form Ascend910B3 or Ascend310P3 (see `npu-smi info`)",

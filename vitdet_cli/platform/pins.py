@@ -16,6 +16,7 @@ from typing import Optional
 def install_script() -> Path:
     """``scripts/install_torch.sh`` as shipped (``vitdet_cli/shipped.py``)."""
     try:
+        # deferred: optional dependency (vitdet_cli: also run as a plain script)
         from vitdet_cli.shipped import shipped_dir
     except ImportError:  # run as a plain script, vitdet_cli not importable: a checkout
         return Path(__file__).resolve().parents[2] / "scripts" / "install_torch.sh"
@@ -24,6 +25,7 @@ def install_script() -> Path:
 
 def _fail(message: str) -> Exception:
     try:
+        # deferred: optional dependency (vitdet_cli: also run as a plain script)
         from vitdet_cli.errors import VitdetError
     except ImportError:  # run as a plain script
         return SystemExit(f"error: {message}")

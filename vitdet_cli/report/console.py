@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Optional
@@ -100,8 +101,6 @@ def failed_row(row: dict) -> None:
 
 def render_traceback() -> None:
     """The traceback of the exception being handled, on stderr (for ``--verbose``)."""
-    import traceback
-
     sys.stderr.write(traceback.format_exc())
     sys.stderr.flush()
 

@@ -16,6 +16,7 @@ import numpy as np
 from vitdet_cli.atomic import write_bytes_atomic
 from vitdet_cli.data.preview import class_colour, draw_box_label, draw_outline, font_scale, tile
 from vitdet_cli.errors import VitdetError
+from vitdet_cli.io_checks import fit_name
 
 _ENCODE = {
     ".jpg": (".jpg", [cv2.IMWRITE_JPEG_QUALITY, 90]),
@@ -134,8 +135,6 @@ def picture_names(images: Sequence[Path], suffix: str = ".jpg", limit: int = 255
     """One distinct picture file name per input image, in order: ``<stem>.jpg``, then
     ``<stem>_<ext>.jpg`` and ``<stem>_<ext>_<n>.jpg`` when stems clash (``a.jpg`` and ``a.png``);
     long names are shortened to fit the file system's ``limit``."""
-    from vitdet_cli.io_checks import fit_name
-
     used: set[str] = set()
     names = []
     for path in images:

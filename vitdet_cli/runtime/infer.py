@@ -8,6 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator, Optional, Sequence
 
 from vitdet_cli.artifacts import Artifacts
+from vitdet_cli.errors import VitdetError
+from vitdet_cli.io_checks import name_max, os_error, prepare_out_dir
+from vitdet_cli.report.pictures import draw_detections, picture_names, save_picture
 from vitdet_cli.runtime.backends.tuned import AUTO, backend_label, open_backend
 from vitdet_cli.runtime.detections import Detections
 from vitdet_cli.runtime.images import list_images, read_image
@@ -106,8 +109,6 @@ def infer(
     refused before the artifacts are opened (and verified)."""
     images = list_images(img)
     if out is not None:
-        from vitdet_cli.io_checks import prepare_out_dir
-
         prepare_out_dir(out)
     art = Artifacts.of(artifacts)
     pictures = PictureWriter(Path(out) / "vis", images) if out is not None else None
@@ -131,8 +132,6 @@ def picture_of(class_names: Sequence[str], show_thr: float = SHOW_THR):
 
 def draw_result(image, det: Detections, class_names: Sequence[str], show_thr: float = SHOW_THR):
     """The picture of one result: masks, boxes and labels scoring at least ``show_thr``."""
-    from vitdet_cli.report.pictures import draw_detections
-
     return draw_detections(
         image, det.boxes, det.scores, det.labels, det.masks, class_names, show_thr
     )
@@ -144,9 +143,6 @@ class PictureWriter:
     once the results are safe."""
 
     def __init__(self, folder: Path, images: Sequence[Path], draw=None) -> None:
-        from vitdet_cli.io_checks import name_max, prepare_out_dir
-        from vitdet_cli.report.pictures import picture_names
-
         self.folder = prepare_out_dir(folder)
         self.names = picture_names(images, limit=name_max(self.folder))
         self.draw = draw
@@ -154,16 +150,12 @@ class PictureWriter:
         self.error: Optional[Exception] = None
 
     def __call__(self, i: int, path: Path, image, res: Detections) -> None:
-        from vitdet_cli.report.pictures import save_picture
-
         if self.error is not None or i >= len(self.names):
             return
         target = self.folder / self.names[i]
         try:
             self.saved.append(save_picture(target, self.draw(i, image, res)))
         except OSError as err:
-            from vitdet_cli.io_checks import os_error
-
             self.error = os_error(err, target)
         except Exception as err:  # noqa: BLE001 - reported after the results are written
             self.error = err
@@ -176,8 +168,6 @@ class PictureWriter:
 
     def raise_failure(self, results_file: Path) -> None:
         """The first picture failure, saying that ``results_file`` was written anyway."""
-        from vitdet_cli.errors import VitdetError
-
         err = self.error
         if err is None:
             return

@@ -5,20 +5,42 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Optional, Union
 
+from vitdet_cli.artifacts.model_config import TRAIN_NAME, write_model_config
+from vitdet_cli.atomic import write_json_atomic
+from vitdet_cli.config import load_config
+from vitdet_cli.config.loader import parse_override
+from vitdet_cli.envcheck.checks import require, require_fresh
 from vitdet_cli.errors import VitdetError
 from vitdet_cli.io_checks import prepare_out_dir
+from vitdet_cli.model.config_builder import (
+    RunShape,
+    build_mmdet_config,
+    effective_lr,
+    total_batch,
+)
+from vitdet_cli.model.official import read_config
 from vitdet_cli.platform import device as devlib
 from vitdet_cli.platform.device import Placement
 from vitdet_cli.progress import SILENT, Progress
-from vitdet_cli.training.checkpoints import check_load_from, latest_complete, remove_save_temps
+from vitdet_cli.training import worker
+from vitdet_cli.training.checkpoints import (
+    check_load_from,
+    latest_complete,
+    remove_save_temps,
+    resume_problem,
+)
+from vitdet_cli.training.curves import read_jsonl
+from vitdet_cli.training.dataset import resolve_data
 from vitdet_cli.training.launch import Launch, NodeSpec, plan_launch
 from vitdet_cli.training.output import TRAIN_LOG, failure_detail, followed
+from vitdet_cli.training.preflight import run_preflight
 
 ResumeArg = Union[None, bool, Path]  # None/False: fresh; True: latest complete; Path: that file
 
@@ -67,7 +89,6 @@ def _preflight(kind: str, dry_run: bool, picked: list[int]) -> None:
     devices picked, checked in a fresh process with the run's visible-device variable."""
     if dry_run:
         return
-    from vitdet_cli.envcheck.checks import require, require_fresh
 
     env = Placement(kind, picked).env()
     if env:
@@ -88,7 +109,6 @@ def _resume_checkpoint(resume: ResumeArg, work_dir: Path) -> Optional[Path]:
                 code="no_checkpoint",
             )
         return found
-    from vitdet_cli.training.checkpoints import resume_problem
 
     path = Path(resume)
     problem = resume_problem(path)
@@ -127,14 +147,6 @@ def plan_training(
             nodes,
             dry_run,
         )
-    from vitdet_cli.config import load_config
-    from vitdet_cli.model.config_builder import (
-        RunShape,
-        build_mmdet_config,
-        effective_lr,
-        total_batch,
-    )
-    from vitdet_cli.training.dataset import resolve_data
 
     exp = load_config(config, overrides)
     picked = (
@@ -188,9 +200,6 @@ def plan_training(
 
 def _plan_raw(config, device, devices, work_dir, resume, load_from, overrides, nodes, dry_run):
     """A user's own mmengine .py config, passed through with our modules registered."""
-    from vitdet_cli.config.loader import parse_override
-    from vitdet_cli.model.official import read_config
-
     # projects.ViTDet's custom_imports: our modules, same type names (the worker registers them)
     cfg = read_config(config, register=False)
     updates = {}
@@ -221,8 +230,6 @@ def _plan_raw(config, device, devices, work_dir, resume, load_from, overrides, n
 
 def _checked(cfg, source: Path, placement: Placement, world_size: int, resume_from) -> dict:
     """Device adaptations and checks shared by dry and real runs (see training.preflight)."""
-    from vitdet_cli.training.preflight import run_preflight
-
     found = run_preflight(
         cfg, placement.kind, world_size, placement.backend, resume=resume_from is not None
     )
@@ -233,7 +240,7 @@ def _checked(cfg, source: Path, placement: Placement, world_size: int, resume_fr
 def _dump(cfg, work_dir: Path) -> Path:
     """``vitdet_config.py`` for mmengine, and the model part as data (``vitdet_config.json``):
     ``export``/``eval --checkpoint`` read the latter and never execute the former."""
-    from vitdet_cli.artifacts.model_config import TRAIN_NAME, write_model_config
+    # deferred: loads torch
     from vitdet_cli.model.loading import model_config_of
 
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -277,7 +284,6 @@ def run_training(plan: TrainPlan, progress: Progress = SILENT) -> TrainResult:
     (``training/output.py``).
     """
     start = time.monotonic()
-    import shutil
 
     shutil.rmtree(plan.work_dir / "ranks", ignore_errors=True)
     remove_save_temps(plan.work_dir)
@@ -289,8 +295,6 @@ def run_training(plan: TrainPlan, progress: Progress = SILENT) -> TrainResult:
                 stdin=subprocess.DEVNULL,
             )  # fmt: skip
         else:
-            from vitdet_cli.training import worker
-
             with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
                 worker.run(plan.config_file, plan.placement.kind, plan.work_dir, plan.resume_from)
     if plan.launch.argv is not None and proc.returncode != 0:
@@ -309,9 +313,6 @@ def run_training(plan: TrainPlan, progress: Progress = SILENT) -> TrainResult:
 
 def collect_result(work_dir: Path, seconds: float = 0.0) -> TrainResult:
     """The last validation metrics (also written to final_metrics.json) and artifact paths."""
-    from vitdet_cli.atomic import write_json_atomic
-    from vitdet_cli.training.curves import read_jsonl
-
     rows = read_jsonl(work_dir / "metrics.jsonl")
     vals = [r for r in rows if r.get("mode") == "val"]
     final = {

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Optional
 
 from vitdet_cli.errors import VitdetError
+from vitdet_cli.model.shims import allow_mmengine_checkpoints
 
 _CKPT = re.compile(r"^(iter|epoch)_(\d+)\.pth$")
 _SAVE_TEMP = re.compile(r"^\.(iter|epoch)_\d+\.pth\..*\.tmp$")
@@ -14,8 +15,8 @@ _SAVE_TEMP = re.compile(r"^\.(iter|epoch)_\d+\.pth\..*\.tmp$")
 
 def resume_problem(path: Path) -> Optional[VitdetError]:
     """None if ``path`` loads (safely) as an mmengine training checkpoint, else why not."""
+    # deferred: loads torch
     from vitdet_cli.model.checkpoint import read_checkpoint
-    from vitdet_cli.model.shims import allow_mmengine_checkpoints
 
     allow_mmengine_checkpoints()
     try:
@@ -49,8 +50,8 @@ def check_load_from(path: Optional[Path]) -> None:
             code="bad_checkpoint",
             exit_code=2,
         )
+    # deferred: loads torch
     from vitdet_cli.model.checkpoint import read_checkpoint
-    from vitdet_cli.model.shims import allow_mmengine_checkpoints
 
     allow_mmengine_checkpoints()
     try:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from vitdet_cli.atomic import write_json_atomic
 from vitdet_cli.config.schema import ExperimentConfig
+from vitdet_cli.data.coco import check_coco_layout, load_coco_json, subset_coco
+from vitdet_cli.data.synth import ensure_synthetic_dataset
+from vitdet_cli.data.validate import validate_coco, without_bad_annotations
 from vitdet_cli.model.config_builder import DataPaths
 from vitdet_cli.progress import SILENT, Progress
 
@@ -17,13 +21,9 @@ def resolve_data(
 
     ``data.subset``/``data.val_subset`` write deterministic subsets under ``work_dir/data/``.
     """
-    from vitdet_cli.data.coco import check_coco_layout
-
     d = exp.data
     root = Path(d.root)
     if d.synthetic is not None and generate:
-        from vitdet_cli.data.synth import ensure_synthetic_dataset
-
         s = d.synthetic
         ds = ensure_synthetic_dataset(
             root,
@@ -61,9 +61,6 @@ def _without_bad(ann: Path, summary, work_dir: Path, split: str, progress: Progr
     """``ann``, or a copy without its bad annotations (with a warning saying what is dropped)."""
     if not summary.dropped_annotations:
         return ann
-    from vitdet_cli.atomic import write_json_atomic
-    from vitdet_cli.data.coco import load_coco_json
-    from vitdet_cli.data.validate import validate_coco, without_bad_annotations
 
     data = load_coco_json(ann)
     report = validate_coco(data, ann)
@@ -80,7 +77,5 @@ def _without_bad(ann: Path, summary, work_dir: Path, split: str, progress: Progr
 
 
 def _subset(ann: Path, n: int, work_dir: Path, split: str, seed: int) -> tuple[Path, int]:
-    from vitdet_cli.data.coco import subset_coco
-
     sub = subset_coco(ann, n, Path(work_dir) / "data" / f"{split}_subset_{n}.json", seed=seed)
     return Path(sub.out_file), sub.images

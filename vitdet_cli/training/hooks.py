@@ -3,6 +3,7 @@ during training."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -11,6 +12,7 @@ from pathlib import Path
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 
+from vitdet_cli.atomic import write_bytes_atomic
 from vitdet_cli.training.curves import plot_curves
 from vitdet_cli.training.output import PROGRESS_FILE
 
@@ -137,15 +139,11 @@ def keep_rows_up_to(metrics: Path, last_iter: int) -> None:
         else:
             changed = True
     if changed:
-        from vitdet_cli.atomic import write_bytes_atomic
-
         write_bytes_atomic(metrics, "".join(f"{ln}\n" for ln in kept).encode("utf-8"))
 
 
 def weights_digest(model) -> str:
     """sha256 over every parameter and buffer (names and bytes), for cross-rank comparison."""
-    import hashlib
-
     digest = hashlib.sha256()
     module = getattr(model, "module", model)
     for name, tensor in sorted(module.state_dict().items()):

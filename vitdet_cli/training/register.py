@@ -6,6 +6,7 @@ from __future__ import annotations
 def register_training_modules() -> None:
     from mmengine.registry import HOOKS
 
+    # deferred: loads mmengine
     from vitdet_cli.training.hooks import VitdetMetricsHook
 
     if HOOKS.get("VitdetMetricsHook") is None:

@@ -7,22 +7,21 @@ import sys
 from pathlib import Path
 from typing import Optional
 
+from vitdet_cli.errors import VitdetError
+from vitdet_cli.model import register_modules
+from vitdet_cli.model.shims import apply_all
+from vitdet_cli.platform.device import import_torch_npu
+from vitdet_cli.training.register import register_training_modules
+
 
 def prepare_process(kind: str) -> None:
     """Everything that must happen before mmengine touches a device."""
     if kind == "npu":
-        from vitdet_cli.platform.device import import_torch_npu
-
         err = import_torch_npu()
         if err:
-            from vitdet_cli.errors import VitdetError
-
             raise VitdetError(
                 err, hint="source /usr/local/Ascend/ascend-toolkit/set_env.sh", code="no_torch_npu"
             )
-    from vitdet_cli.model import register_modules
-    from vitdet_cli.model.shims import apply_all
-    from vitdet_cli.training.register import register_training_modules
 
     apply_all(kind)
     register_modules()
@@ -68,7 +67,6 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--work-dir", required=True, type=Path)
     parser.add_argument("--resume", type=Path, default=None)
     args = parser.parse_args(argv)
-    from vitdet_cli.errors import VitdetError
 
     try:
         run(args.config, args.device, args.work_dir, args.resume)

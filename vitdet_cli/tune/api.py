@@ -17,6 +17,8 @@
 
 from __future__ import annotations
 
+import os
+import platform
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -30,9 +32,10 @@ from vitdet_cli.artifacts import Artifacts
 from vitdet_cli.artifacts.layout import STAGE_GRAPHS, STAGES, TUNE, TUNING
 from vitdet_cli.artifacts.manifest import write_manifest
 from vitdet_cli.artifacts.tuning import StageChoice, Tuning, write_tuning
+from vitdet_cli.data.resolve import from_annotations
 from vitdet_cli.data.synth import sample_image
 from vitdet_cli.errors import VitdetError
-from vitdet_cli.runtime.backends.tuned import stage_backend
+from vitdet_cli.runtime.backends.tuned import TunedBackend, stage_backend
 from vitdet_cli.runtime.host_config import HostConfig
 from vitdet_cli.runtime.images import read_image
 from vitdet_cli.runtime.staged import Recorded, StagedModel
@@ -208,8 +211,6 @@ def _int8_files(art, stage, scratch: Path, report: TuneReport) -> Optional[dict[
 
 def time_config(art, choices, image, warmup: int, repeat: int, threads: int) -> float:
     """Median ms of the whole pipeline with each stage on its (backend, precision)."""
-    from vitdet_cli.runtime.backends.tuned import TunedBackend
-
     times = []
     with StagedModel(art, TunedBackend(choices, threads)) as model:
         for i in range(warmup + max(1, repeat)):
@@ -269,7 +270,6 @@ def _admit_lowered(art, report, lowered, data, gate, threads, step) -> None:
             t.status, t.why = "rejected", "not judged: no dataset for the gate (--data)"
         report.gate = {"gate": gate.to_dict(), "judged": False, "why": "no dataset"}
         return
-    from vitdet_cli.data.resolve import from_annotations
 
     ann, image_dir, limit = data
     images = list(from_annotations(ann, image_dir, limit).images)
@@ -304,9 +304,6 @@ def _admit_lowered(art, report, lowered, data, gate, threads, step) -> None:
 
 def machine() -> dict:
     """What the timings were measured on."""
-    import os
-    import platform
-
     info = {"cpu_count": os.cpu_count(), "machine": platform.machine()}
     for name in ("onnxruntime", "openvino"):
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vitdet_cli.runtime.backends import backend_class
+from vitdet_cli.tune.quantize import int8_available
 
 RUNTIMES = ("onnxruntime", "openvino")
 """CPU runtimes tried, the first one the reference (its fp32 outputs are what others match)."""
@@ -46,8 +47,6 @@ def openvino_has_bf16() -> bool:
 def candidates(precision: str = "fp32") -> tuple[list[Candidate], list[str]]:
     """(candidates, notes): every usable runtime at fp32; with ``precision`` ``auto`` also
     OpenVINO bf16 where the CPU has it and ONNX Runtime int8 (dynamic quantization)."""
-    from vitdet_cli.tune.quantize import int8_available
-
     usable = available_runtimes()
     notes = [f"{name} skipped: {why}" for name, why in usable.items() if why]
     found = [Candidate(name) for name, why in usable.items() if not why]

@@ -72,6 +72,7 @@ class TorchBackend(Backend):
     def model(self, artifacts: Artifacts):
         """The eval-mode model, loaded once; its checkpoint must be the exported one."""
         if self._model is None:
+            # deferred: loads torch
             from vitdet_cli.model.loading import load_trained_model
 
             ckpt = Path(self.checkpoint or artifacts.checkpoint.get("path", ""))
