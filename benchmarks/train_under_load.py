@@ -120,9 +120,7 @@ def main() -> None:
         print(f"{procs:5} | {name:15} | {quiet:10.3f} | {busy:16.3f} | {ratio:.2f}×")
     for procs in args.procs:
         mine = {name: quiet for p, name, quiet, _, _ in rows if p == procs}
-        print(
-            f"{procs} proc: quiet throughput after/before {mine['before'] / mine['after']:.2f}×"
-        )
+        print(f"{procs} proc: quiet throughput after/before {mine['before'] / mine['after']:.2f}×")
     print(f"load average at end {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
