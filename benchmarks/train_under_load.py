@@ -6,7 +6,8 @@ governor of vitdet_cli/training/threads.py), in one process and in two gloo proc
 The busy loop is a separate Python process spinning ``while True: pass`` (one core, like a
 compile). Each training runs in its own process through ``api.plan_training``/``run_training``;
 seconds per iteration come from metrics.jsonl (one record per iteration), skipping the first
-``--skip`` iterations. Prints the load average first: on a shared machine "quiet" is only as
+``--skip`` iterations; ratios use medians (the governor's first probe and the neighbours' spikes
+sit in the means). Prints the load average first: on a shared machine "quiet" is only as
 quiet as the neighbours; compare rows of one run.
 
     .venv/bin/python benchmarks/train_under_load.py [--iters 40] [--procs 1 2] [--oversubscribed]
@@ -111,15 +112,17 @@ def main() -> None:
                     flush=True,
                 )
         for name in settings:
-            quiet = statistics.fmean(result[name, False])
-            busy = statistics.fmean(result[name, True])
-            rows.append((procs, name, quiet, busy, quiet / busy))
-    print("\nmean s/iteration (a 2-process step trains 2 × the images)")
-    print("procs | setting         | quiet s/it | beside busy loop | busy/quiet throughput")
-    for procs, name, quiet, busy, ratio in rows:
-        print(f"{procs:5} | {name:15} | {quiet:10.3f} | {busy:16.3f} | {ratio:.2f}×")
+            quiet, busy = result[name, False], result[name, True]
+            rows.append((procs, name, quiet, busy))
+    med = statistics.median
+    print("\ns/iteration: median (mean) of the counted iterations; 2 processes train 2× the images")
+    print("procs | setting         | quiet            | beside busy loop | busy/quiet throughput")
+    for procs, name, quiet, busy in rows:
+        q = f"{med(quiet):.3f} ({statistics.fmean(quiet):.3f})"
+        b = f"{med(busy):.3f} ({statistics.fmean(busy):.3f})"
+        print(f"{procs:5} | {name:15} | {q:16} | {b:16} | {med(quiet) / med(busy):.2f}×")
     for procs in args.procs:
-        mine = {name: quiet for p, name, quiet, _, _ in rows if p == procs}
+        mine = {name: med(quiet) for p, name, quiet, _ in rows if p == procs}
         print(f"{procs} proc: quiet throughput after/before {mine['before'] / mine['after']:.2f}×")
     print(f"load average at end {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
 

@@ -130,3 +130,26 @@ def test_hook_sets_and_restores_threads(monkeypatch):
     assert calls[1] == 1 and "2 -> 1" in calls[2]
     hook.after_train(None)
     assert calls[-1] == 7
+
+
+def test_plan_shows_the_policy_and_the_dumped_config_carries_its_hook(
+    tiny_overrides, tmp_path, monkeypatch
+):
+    from mmengine.config import Config
+
+    from tests.training.conftest import TINY
+    from vitdet_cli.training.api import plan_training
+
+    monkeypatch.delenv("VITDET_TRAIN_THREADS", raising=False)
+    one = plan_training(TINY, device="cpu", work_dir=tmp_path / "one", overrides=tiny_overrides())
+    policy = one.to_dict()["threads"]
+    assert policy["mode"] in ("adaptive", "fixed") and policy["low"] == 1
+    hooks = Config.fromfile(str(one.config_file)).custom_hooks
+    assert hooks[-1]["type"] == "ThreadGovernorHook"
+    ddp = plan_training(
+        TINY, "cpu", "0,1", tmp_path / "two", overrides=tiny_overrides(), dry_run=True
+    )
+    assert ddp.to_dict()["threads"]["mode"] == "fixed"
+    monkeypatch.setenv("VITDET_TRAIN_THREADS", "lots")
+    with pytest.raises(VitdetError, match="VITDET_TRAIN_THREADS='lots'"):
+        plan_training(TINY, device="cpu", work_dir=tmp_path / "bad", overrides=tiny_overrides())

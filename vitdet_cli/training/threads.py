@@ -178,9 +178,10 @@ class ThreadGovernor:
 class ThreadGovernorHook(Hook):
     """Applies a ThreadPolicy in the training process: a fixed count, or the governor fed with
     each training iteration's compute time. The process's thread count is restored after
-    training (an in-process run goes on to evaluate or export)."""
+    training (an in-process run goes on to evaluate or export). Highest priority: its
+    ``after_train_iter`` runs before logging and checkpoint saving, which are not timed."""
 
-    priority = "VERY_LOW"
+    priority = "HIGHEST"
 
     def __init__(self, low: int = 1, high: int = 1, adaptive: bool = False) -> None:
         self.low, self.high, self.adaptive = low, high, adaptive
