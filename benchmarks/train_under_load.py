@@ -11,6 +11,7 @@ sit in the means). Prints the load average first: on a shared machine "quiet" is
 quiet as the neighbours; compare rows of one run.
 
     .venv/bin/python benchmarks/train_under_load.py [--iters 40] [--procs 1 2] [--oversubscribed]
+        [--variant passive=torch,OMP_WAIT_POLICY=PASSIVE]
 """
 
 from __future__ import annotations
@@ -56,8 +57,18 @@ def child(iters: int, procs: int, work: Path, port: int) -> None:
     print("RESULT " + json.dumps({"threads": plan.summary["threads"], "times": times}))
 
 
+def variant_env(setting: str) -> dict[str, str]:
+    """``auto`` → VITDET_TRAIN_THREADS=auto; ``torch,OMP_WAIT_POLICY=PASSIVE`` → both."""
+    value, *extra = setting.split(",")
+    env = {"VITDET_TRAIN_THREADS": value}
+    for item in extra:
+        key, _, val = item.partition("=")
+        env[key] = val
+    return env
+
+
 def run_one(args, setting: str, procs: int, busy: bool, tag: str) -> list[float]:
-    env = dict(os.environ, VITDET_TRAIN_THREADS=setting)
+    env = dict(os.environ, **variant_env(setting))
     if args.pythonpath:
         env["PYTHONPATH"] = args.pythonpath
     spinner = None
@@ -84,6 +95,13 @@ def main() -> None:
     parser.add_argument("--skip", type=int, default=2, help="first iteration gaps not counted")
     parser.add_argument("--procs", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--oversubscribed", action="store_true", help="also 2 procs × 2 threads")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME=SETTING[,VAR=VALUE...]",
+        help="another row, e.g. passive=torch,OMP_WAIT_POLICY=PASSIVE",
+    )
     parser.add_argument("--work-dir", default="work_dirs/bench_under_load")
     parser.add_argument("--child", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=29641, help=argparse.SUPPRESS)
@@ -99,6 +117,9 @@ def main() -> None:
         settings = dict(SETTINGS)
         if procs > 1 and args.oversubscribed:
             settings["2 threads each"] = "2"
+        for text in args.variant:
+            name, _, setting = text.partition("=")
+            settings[name] = setting
         result = {}
         for busy in (False, True):
             for name, setting in settings.items():

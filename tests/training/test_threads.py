@@ -3,7 +3,7 @@
 import pytest
 
 from vitdet_cli.errors import VitdetError
-from vitdet_cli.training.threads import ThreadGovernor, ThreadPolicy, add_to_config, choose_policy
+from vitdet_cli.training.threads import ThreadGovernor, add_to_config, choose_policy
 
 QUIET = {1: 0.36, 2: 0.25}  # seconds per iteration by thread count
 BUSY = {1: 0.40, 2: 1.60}  # beside one busy process: two threads wait for each other
@@ -66,12 +66,12 @@ def test_single_count_never_probes():
 
 
 def test_policy_choice():
-    assert choose_policy("cpu", 1, "", cpu_count=2) == ThreadPolicy(
-        "adaptive", 1, 2, "auto: governor over 1..2 threads"
-    )
+    one = choose_policy("cpu", 1, "", cpu_count=2)
+    assert (one.mode, one.low, one.high) == ("adaptive", 1, None)  # up to torch's default
+    assert one.hook() == dict(type="ThreadGovernorHook", low=1, high=None, adaptive=True)
     ddp = choose_policy("cpu", 2, "auto", cpu_count=8)
     assert (ddp.mode, ddp.low, ddp.high) == ("fixed", 4, 4)
-    assert choose_policy("cpu", 1, None, cpu_count=1).mode == "fixed"
+    assert choose_policy("cpu", 3, None, cpu_count=2).high == 1
     assert choose_policy("cuda", 1, "auto", cpu_count=8).hook() is None
     assert choose_policy("cpu", 1, "torch", cpu_count=8).hook() is None
     fixed = choose_policy("cpu", 2, " 3 ", cpu_count=2)
@@ -112,10 +112,17 @@ def test_hook_sets_and_restores_threads(monkeypatch):
     calls = []
     monkeypatch.setattr(torch, "set_num_threads", calls.append)
     monkeypatch.setattr(torch, "get_num_threads", lambda: 7)
-    hook = ThreadGovernorHook(low=1, high=2, adaptive=True)
+    fixed = ThreadGovernorHook(low=3, high=3)
+    fixed.before_train(runner=None)
+    assert calls == [3] and fixed.governor is None
+    single = ThreadGovernorHook(low=1, high=1, adaptive=True)
+    single.before_train(runner=None)
+    assert calls == [3, 1] and single.governor is None
+    calls.clear()
+    hook = ThreadGovernorHook(low=1, high=None, adaptive=True)  # torch's default: 7 here
     hook.before_train(runner=None)
-    assert calls == [2] and hook.governor.current == 2
-    hook.governor.current, hook.governor.skip = 2, 0
+    assert calls == [7] and hook.governor.current == 7 and hook.governor.low == 1
+    hook.governor.current, hook.governor.skip = 2, 0  # as if it had come down to 2
     hook.governor.observe = lambda seconds: 1  # the governor's verdict, not a clock's
     hook.before_train_iter(None, 0)
 

@@ -25,12 +25,14 @@ ENV_VAR = "VITDET_TRAIN_THREADS"
 
 @dataclass
 class ThreadPolicy:
-    """``adaptive``: the governor between ``low`` and ``high``; ``fixed``: ``high`` threads;
-    ``torch``: torch's default (no hook). ``why`` says where the choice came from."""
+    """``adaptive``: the governor between ``low`` and ``high`` threads (``high`` None: as many
+    as torch starts with in the training process, which follows ``OMP_NUM_THREADS`` and the
+    physical cores); ``fixed``: ``high`` threads; ``torch``: torch's default, no hook. ``why``
+    says where the choice came from."""
 
     mode: str
-    low: int
-    high: int
+    low: Optional[int]
+    high: Optional[int]
     why: str
 
     def to_dict(self) -> dict:
@@ -48,25 +50,23 @@ def choose_policy(
     kind: str, local_procs: int, setting: Optional[str] = None, cpu_count: Optional[int] = None
 ) -> ThreadPolicy:
     """The policy for one training process. ``setting`` is ``VITDET_TRAIN_THREADS`` (read from
-    the environment when None). ``auto``: on the CPU, one process adapts between 1 and all
-    cores; several processes get cores / processes each, fixed (ranks must compute alike, and
-    torchrun's ``OMP_NUM_THREADS`` already says so); off the CPU torch's default."""
+    the environment when None). ``auto``: one CPU process adapts between 1 thread and torch's
+    default; several get cores / processes each, fixed (ranks must compute alike; torchrun's
+    ``OMP_NUM_THREADS`` from training/launch.py says the same); off the CPU torch's default."""
     if setting is None:
         setting = os.environ.get(ENV_VAR, "")
     text = setting.strip().lower()
-    cores = max(1, cpu_count or os.cpu_count() or 1)
-    share = max(1, cores // max(1, local_procs))
     if text in ("", "auto"):
         if kind != "cpu":
-            return ThreadPolicy("torch", share, share, f"auto: {kind} training")
+            return ThreadPolicy("torch", None, None, f"auto: {kind} training")
         if local_procs > 1:
+            cores = max(1, cpu_count or os.cpu_count() or 1)
+            share = max(1, cores // local_procs)
             why = f"auto: {cores} cores / {local_procs} processes"
             return ThreadPolicy("fixed", share, share, why)
-        if share == 1:
-            return ThreadPolicy("fixed", 1, 1, "auto: 1 core")
-        return ThreadPolicy("adaptive", 1, share, f"auto: governor over 1..{share} threads")
+        return ThreadPolicy("adaptive", 1, None, "auto: governor from 1 to torch's default")
     if text == "torch":
-        return ThreadPolicy("torch", share, share, f"{ENV_VAR}=torch")
+        return ThreadPolicy("torch", None, None, f"{ENV_VAR}=torch")
     if text.isdigit() and int(text) >= 1:
         return ThreadPolicy("fixed", int(text), int(text), f"{ENV_VAR}={text}")
     raise VitdetError(
@@ -183,7 +183,7 @@ class ThreadGovernorHook(Hook):
 
     priority = "HIGHEST"
 
-    def __init__(self, low: int = 1, high: int = 1, adaptive: bool = False) -> None:
+    def __init__(self, low: int = 1, high: Optional[int] = None, adaptive: bool = False) -> None:
         self.low, self.high, self.adaptive = low, high, adaptive
         self.governor: Optional[ThreadGovernor] = None
         self._before = 0
@@ -193,8 +193,10 @@ class ThreadGovernorHook(Hook):
         import torch
 
         self._before = torch.get_num_threads()
-        self.governor = ThreadGovernor(self.high, self.low) if self.adaptive else None
-        torch.set_num_threads(self.high)
+        high = self.high or self._before
+        adapt = self.adaptive and high > self.low
+        self.governor = ThreadGovernor(high, self.low) if adapt else None
+        torch.set_num_threads(high)
 
     def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
         self._start = time.perf_counter()
