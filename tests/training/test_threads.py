@@ -132,6 +132,8 @@ def test_hook_sets_and_restores_threads(monkeypatch):
             def debug(msg):
                 calls.append(msg)
 
+            info = None  # a probe is not news
+
     hook.governor.history.append((1, 1, "probe"))
     hook.after_train_iter(Runner, 0)
     assert calls[1] == 1 and "2 -> 1" in calls[2]

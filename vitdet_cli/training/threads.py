@@ -210,7 +210,10 @@ class ThreadGovernorHook(Hook):
         now = self.governor.observe(time.perf_counter() - self._start)
         if now != was:
             torch.set_num_threads(now)
-            runner.logger.debug(f"training threads {was} -> {now} ({self.governor.history[-1][2]})")
+            why = self.governor.history[-1][2]
+            # a kept change is news (rare); probes and returns from them are not
+            log = runner.logger.info if why.startswith("kept") else runner.logger.debug
+            log(f"training threads {was} -> {now} ({why})")
 
     def after_train(self, runner) -> None:
         import torch
