@@ -84,9 +84,9 @@ class ThreadGovernor:
     for the next one. After ``skip`` warm-up iterations and a ``window`` of steady ones it
     probes a neighbouring count for ``probe`` iterations and keeps it only if its median is
     below ``margin`` × the steady median. The first probe follows the first window; probes
-    that change nothing double the wait to the next
-    (``interval`` .. ``max_interval`` iterations), so a quiet machine pays a few slow
-    iterations an hour; a steady median that moves by more than ``shift`` probes at once.
+    that change nothing double the wait to the next (``interval`` .. ``max_interval``
+    iterations), so a quiet machine spends under 1% of its iterations probing; a steady
+    median that moves by more than ``shift`` × starts a probe at once.
     """
 
     def __init__(
