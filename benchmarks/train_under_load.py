@@ -31,8 +31,8 @@ SETTINGS = {"before": "torch", "after": "auto"}
 
 def child(iters: int, procs: int, work: Path, port: int) -> None:
     """One short training; prints its per-iteration seconds as one JSON line."""
-    from vitdet_cli.report.plots import read_jsonl
     from vitdet_cli.training import api
+    from vitdet_cli.training.curves import read_jsonl
     from vitdet_cli.training.launch import NodeSpec
 
     shutil.rmtree(work, ignore_errors=True)
