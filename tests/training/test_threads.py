@@ -107,6 +107,7 @@ def test_hook_is_appended_to_the_config(monkeypatch):
 def test_hook_sets_and_restores_threads(monkeypatch):
     import torch
 
+    from vitdet_cli.training import threads
     from vitdet_cli.training.threads import ThreadGovernorHook
 
     calls = []
@@ -122,21 +123,23 @@ def test_hook_sets_and_restores_threads(monkeypatch):
     hook = ThreadGovernorHook(low=1, high=None, adaptive=True)  # torch's default: 7 here
     hook.before_train(runner=None)
     assert calls == [7] and hook.governor.current == 7 and hook.governor.low == 1
-    hook.governor.current, hook.governor.skip = 2, 0  # as if it had come down to 2
-    hook.governor.observe = lambda seconds: 1  # the governor's verdict, not a clock's
-    hook.before_train_iter(None, 0)
+    hook.governor = ThreadGovernor(2, skip=0, window=1, probe=1, margin=0.9)
+    logged = {"info": [], "debug": []}
 
     class Runner:
         class logger:
-            @staticmethod
-            def debug(msg):
-                calls.append(msg)
+            info = staticmethod(logged["info"].append)
+            debug = staticmethod(logged["debug"].append)
 
-            info = None  # a probe is not news
-
-    hook.governor.history.append((1, 1, "probe"))
-    hook.after_train_iter(Runner, 0)
-    assert calls[1] == 1 and "2 -> 1" in calls[2]
+    # a made-up clock: 1.0 s for the window, then 0.5 s for the probe at 1 thread (kept)
+    clock = iter([0.0, 1.0, 10.0, 10.5])
+    monkeypatch.setattr(threads.time, "perf_counter", lambda: next(clock))
+    for _ in range(2):
+        hook.before_train_iter(None, 0)
+        hook.after_train_iter(Runner, 0)
+    assert calls == [7, 1]  # switched to 1 thread when the probe began, stayed after
+    assert logged["debug"] == ["training threads: 1 (probe (scheduled))"]
+    assert logged["info"] == ["training threads: 1 (kept: 0.500 s vs 1.000 s)"]
     hook.after_train(None)
     assert calls[-1] == 7
 

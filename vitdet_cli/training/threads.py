@@ -206,14 +206,14 @@ class ThreadGovernorHook(Hook):
             return
         import torch
 
-        was = self.governor.current
+        was, seen = self.governor.current, len(self.governor.history)
         now = self.governor.observe(time.perf_counter() - self._start)
         if now != was:
             torch.set_num_threads(now)
-            why = self.governor.history[-1][2]
-            # a kept change is news (rare); probes and returns from them are not
+        for _, threads, why in self.governor.history[seen:]:
+            # a kept probe is news (rare); starting a probe and returning from it are not
             log = runner.logger.info if why.startswith("kept") else runner.logger.debug
-            log(f"training threads {was} -> {now} ({why})")
+            log(f"training threads: {threads} ({why})")
 
     def after_train(self, runner) -> None:
         import torch
