@@ -179,6 +179,7 @@ def plan_training(
     shape = RunShape(kind, placement.world_size * nodes.nnodes)
     mm_cfg = build_mmdet_config(exp, paths, shape, wd, load_from)
     checked = _checked(mm_cfg, config, placement, shape.world_size, resume_from)
+    threads = _threads(mm_cfg, placement)
     cfg_file = _dump(mm_cfg, wd)
     launch = plan_launch(placement, nodes, cfg_file, resume_from, wd)
     summary = {
@@ -194,6 +195,7 @@ def plan_training(
         else "fixed",
         "amp": mm_cfg.optim_wrapper.type == "AmpOptimWrapper",
         "preflight": checked,
+        "threads": threads,
     }
     return TrainPlan(config, wd, cfg_file, mm_cfg, placement, launch, resume_from, summary)
 
@@ -222,9 +224,10 @@ def _plan_raw(config, device, devices, work_dir, resume, load_from, overrides, n
     prepare_out_dir(wd, "--work-dir")
     resume_from = _resume_checkpoint(resume, wd)
     checked = _checked(cfg, config, placement, world_size, resume_from)
+    threads = _threads(cfg, placement)
     cfg_file = _dump(cfg, wd)
     launch = plan_launch(placement, nodes, cfg_file, resume_from, wd)
-    summary = {"raw_config": True, "preflight": checked}
+    summary = {"raw_config": True, "preflight": checked, "threads": threads}
     return TrainPlan(config, wd, cfg_file, cfg, placement, launch, resume_from, summary)
 
 
@@ -235,6 +238,13 @@ def _checked(cfg, source: Path, placement: Placement, world_size: int, resume_fr
     )
     found.raise_problems(source)
     return found.to_dict()
+
+
+def _threads(cfg, placement: Placement) -> dict:
+    """Intra-op threads per process (training/threads.py): its hook goes into the config."""
+    from vitdet_cli.training.threads import add_to_config
+
+    return add_to_config(cfg, placement.kind, placement.world_size).to_dict()
 
 
 def _dump(cfg, work_dir: Path) -> Path:

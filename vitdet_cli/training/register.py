@@ -8,6 +8,8 @@ def register_training_modules() -> None:
 
     # deferred: loads mmengine
     from vitdet_cli.training.hooks import VitdetMetricsHook
+    from vitdet_cli.training.threads import ThreadGovernorHook
 
-    if HOOKS.get("VitdetMetricsHook") is None:
-        HOOKS.register_module(module=VitdetMetricsHook)
+    for hook in (VitdetMetricsHook, ThreadGovernorHook):
+        if HOOKS.get(hook.__name__) is None:
+            HOOKS.register_module(module=hook)
