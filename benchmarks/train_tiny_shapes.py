@@ -23,8 +23,8 @@ def main() -> None:
 
     import shutil
 
-    from vitdet_cli.report.plots import read_jsonl
     from vitdet_cli.training import api
+    from vitdet_cli.training.curves import read_jsonl
 
     work = Path(args.work_dir)
     shutil.rmtree(work, ignore_errors=True)

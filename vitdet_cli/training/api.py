@@ -242,7 +242,7 @@ def _checked(cfg, source: Path, placement: Placement, world_size: int, resume_fr
 
 def _threads(cfg, placement: Placement) -> dict:
     """Intra-op threads per process (training/threads.py): its hook goes into the config."""
-    from vitdet_cli.training.threads import add_to_config
+    from vitdet_cli.training.threads import add_to_config  # deferred: loads mmengine
 
     return add_to_config(cfg, placement.kind, placement.world_size).to_dict()
 
