@@ -37,6 +37,7 @@ class VitdetMetricsHook(Hook):
         self._start = 0.0
         self._first_iter = 0
         self._shown = (0.0, 0)  # (monotonic time, iteration) of the last progress.json
+        self._rate = 0.0  # it/s smoothed over the last ~5 s of progress records (0: none yet)
 
     def _paths(self, runner) -> tuple[Path, Path]:
         work = Path(runner.work_dir)
@@ -62,8 +63,10 @@ class VitdetMetricsHook(Hook):
             keep_rows_up_to(self._paths(runner)[0], runner.iter)
 
     def _eta_s(self, runner, it: int) -> float:
-        elapsed = time.monotonic() - self._start
-        return round(elapsed / max(1, it - self._first_iter) * (runner.max_iters - it), 1)
+        """Remaining iterations at the recent speed (the speed on a shared machine swings, so
+        the mean since the start would lag for minutes); the mean before the first record."""
+        rate = self._rate or max(1, it - self._first_iter) / (time.monotonic() - self._start)
+        return round((runner.max_iters - it) / max(rate, 1e-9), 1)
 
     def _progress(self, runner, it: int, outputs) -> None:
         """Replace ``progress.json`` when ``progress_every`` s have passed, or at the end."""
@@ -78,7 +81,9 @@ class VitdetMetricsHook(Hook):
         lrs = runner.optim_wrapper.get_lr()
         if lrs:
             row["lr"] = float(max(next(iter(lrs.values()))))
-        row["it_per_s"] = round((it - at) / max(now - since, 1e-6), 3)
+        rate = (it - at) / max(now - since, 1e-6)
+        self._rate = rate if not self._rate else 0.9 * self._rate + 0.1 * rate
+        row["it_per_s"] = round(rate, 3)
         row["eta_s"] = self._eta_s(runner, it)
         path = Path(runner.work_dir) / PROGRESS_FILE
         tmp = path.with_name(f".{PROGRESS_FILE}.{os.getpid()}")
