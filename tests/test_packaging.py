@@ -3,6 +3,7 @@ editable copy of the package find them (vitdet_cli/shipped.py, setup.py)."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import shutil
@@ -131,8 +132,10 @@ def test_installed_wheel_finds_them_inside_the_package(wheel, tmp_path):
 
 
 def test_editable_install_finds_the_checkout_folders(source, tmp_path):
+    before = installed_vitdet()
     prefix = tmp_path / "prefix"
-    pip("install", "-q", "--prefix", str(prefix), "-e", str(source))
+    # --ignore-installed: without it pip first uninstalls the venv's own vitdet-cli (same name)
+    pip("install", "-q", "--ignore-installed", "--prefix", str(prefix), "-e", str(source))
     rel = Path(sysconfig.get_path("purelib")).relative_to(sysconfig.get_path("data"))
     found = probe(tmp_path, site_dirs=(str(prefix / rel),))
     assert Path(found["package"]) == source / "vitdet_cli" / "__init__.py"
@@ -141,3 +144,14 @@ def test_editable_install_finds_the_checkout_folders(source, tmp_path):
     assert found["patches"] == str(source / "patches" / "mmcv-2.1.0")
     assert found["script"] == str(source / "scripts" / "install_torch.sh")
     assert found["cpu_patches"] >= 1
+    assert installed_vitdet() == before, "the test install touched the venv's own vitdet-cli"
+
+
+def installed_vitdet() -> tuple:
+    """The venv's own vitdet-cli: its distribution (if installed) and its console script."""
+    try:
+        dist = importlib.metadata.distribution("vitdet-cli")
+        where = (dist.version, str(dist.locate_file("")))
+    except importlib.metadata.PackageNotFoundError:
+        where = None
+    return where, (Path(sys.executable).parent / "vitdet").exists()
