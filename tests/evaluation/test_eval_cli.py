@@ -76,3 +76,33 @@ def test_eval_defaults_to_the_builtin_set(cli, exported, synth_val, monkeypatch)
     assert res.exit_code == 0, res.output
     assert "no --data given: evaluating on the built-in synthetic shapes val split" in res.output
     assert f"data: {ann} ({img_dir})" in res.stdout and "(1 images" in res.stdout
+
+
+def test_eval_checkpoint_defaults_to_the_builtin_set(cli_json, synth_val, tmp_path, monkeypatch):
+    """A checkpoint whose vitdet_config.json names the synthetic shapes, no --data: the
+    built-in val split (read from the data config; nothing is executed, no model built)."""
+    from vitdet_cli import evaluation
+    from vitdet_cli.artifacts.model_config import ModelConfig, write_model_config
+    from vitdet_cli.data import resolve
+    from vitdet_cli.data.synth import CLASS_NAMES
+
+    ann, img_dir = synth_val
+    monkeypatch.setattr(resolve, "BUILTIN_ROOT", ann.parent.parent)
+    seen = {}
+
+    def fake_evaluate(checkpoint, config, ann_file, image_dir, limit, device, on_image=None):
+        seen.update(ann=ann_file, images=image_dir)
+        return {"backend": "checkpoint", "images": 1}
+
+    monkeypatch.setattr(evaluation, "evaluate_checkpoint", fake_evaluate)
+    work = tmp_path / "work"
+    work.mkdir()
+    model = ModelConfig({"type": "MaskRCNN"}, 64, list(CLASS_NAMES))
+    write_model_config(work / "vitdet_config.json", model)
+    res, data = cli_json("eval", "--checkpoint", str(work / "iter_1.pth"), "--limit", "1")
+    assert res.exit_code == 0, res.output
+    assert seen == {"ann": ann, "images": img_dir} and data["default_data"] is True
+    # other classes: still no dataset to guess
+    write_model_config(work / "vitdet_config.json", ModelConfig({"type": "MaskRCNN"}, 64, ["cat"]))
+    res, data = cli_json("eval", "--checkpoint", str(work / "iter_1.pth"))
+    assert res.exit_code == 2 and data["error"]["code"] == "no_dataset"

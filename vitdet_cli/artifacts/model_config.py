@@ -88,3 +88,10 @@ def read_model_config(path: str | Path) -> ModelConfig:
         code="model_config",
         newer_hint="upgrade vitdet-cli",
     )
+
+
+def beside_checkpoint(checkpoint: str | Path) -> Optional[ModelConfig]:
+    """The model config ``vitdet train`` wrote beside ``checkpoint`` (``vitdet_config.json``),
+    or None when there is none."""
+    found = Path(checkpoint).parent / TRAIN_NAME
+    return read_model_config(found) if found.is_file() else None

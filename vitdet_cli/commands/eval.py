@@ -107,6 +107,11 @@ def command(
         art = Artifacts.open(artifacts)
         art.require()
         class_names = art.class_names
+    elif data is None and config is None:
+        from vitdet_cli.artifacts.model_config import beside_checkpoint
+
+        trained = beside_checkpoint(checkpoint)  # data only: tells the built-in set's classes
+        class_names = trained.class_names if trained is not None else None
     dataset = resolve_dataset(
         data,
         images,

@@ -15,7 +15,12 @@ from typing import Any
 
 from torch import nn
 
-from vitdet_cli.artifacts.model_config import TRAIN_NAME, ModelConfig, read_model_config
+from vitdet_cli.artifacts.model_config import (
+    TRAIN_NAME,
+    ModelConfig,
+    beside_checkpoint,
+    read_model_config,
+)
 from vitdet_cli.config.loader import config_path, load_config
 from vitdet_cli.errors import VitdetError
 from vitdet_cli.metafile import sha256_file
@@ -98,8 +103,9 @@ def resolve_config(
     if config is not None:
         return _named_config(Path(config), num_classes), str(config)
     found = Path(checkpoint).parent / TRAIN_NAME
-    if found.is_file():
-        return read_model_config(found), str(found)
+    beside = beside_checkpoint(checkpoint)
+    if beside is not None:
+        return beside, str(found)
     py = found.with_name(PY_NAME)
     also = (
         f"; {py} is Python and runs only when you name it: --config {py}" if py.is_file() else ""
