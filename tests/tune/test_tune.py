@@ -14,6 +14,7 @@ from vitdet_cli.artifacts import Artifacts, verify_folder
 from vitdet_cli.artifacts.layout import STAGES, TUNING
 from vitdet_cli.artifacts.manifest import read_manifest, write_manifest
 from vitdet_cli.compare.tensors import tensor_parity
+from vitdet_cli.data.resolve import from_annotations
 from vitdet_cli.errors import VitdetError
 from vitdet_cli.runtime.backends.tuned import TunedBackend, backend_label, open_backend
 from vitdet_cli.runtime.detections import Detections
@@ -214,7 +215,7 @@ def test_auto_precision_gate_on_a_real_export(exported, synth_val, tmp_path) -> 
     for accuracy, so only its bookkeeping is checked."""
     root = Path(shutil.copytree(exported[0], tmp_path / "auto"))  # the session's export stays
     ann, images = synth_val
-    report = tune_artifacts(root, "auto", data=(ann, images, 3), repeat=1)
+    report = tune_artifacts(root, "auto", data=from_annotations(ann, images, 3), repeat=1)
     lowered = [t for t in report.trials if not t.candidate.exact]
     for trial in lowered:
         assert trial.status in ("chosen", "rejected", "failed") and (trial.why or trial.error)
@@ -247,7 +248,8 @@ def test_chosen_int8_graphs_are_sealed_and_run(folder, synth_val, monkeypatch) -
     )
     ann, images = synth_val
     anything = Gate(iou=0.0, min_frac_matched=0.0, map_max_points=100.0)
-    report = tune_artifacts(folder, "auto", data=(ann, images, 2), repeat=1, gate=anything)
+    data = from_annotations(ann, images, 2)
+    report = tune_artifacts(folder, "auto", data=data, repeat=1, gate=anything)
     int8 = {s for s, t in report.choices.items() if t.candidate.precision == "int8"}
     assert int8, report.to_dict()["trials"]
     assert verify_folder(folder).ok

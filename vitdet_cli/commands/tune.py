@@ -7,7 +7,14 @@ from typing import Optional
 
 import typer
 
-from vitdet_cli.commands._common import JsonOption, MaxPixelsOption, use_images_limit, use_json
+from vitdet_cli.commands._common import (
+    ImagesOption,
+    JsonOption,
+    LimitOption,
+    MaxPixelsOption,
+    use_images_limit,
+    use_json,
+)
 from vitdet_cli.report.console import console, emit
 
 
@@ -35,8 +42,8 @@ def command(
         help="COCO annotation JSON for the --precision auto gate (default for a model of the "
         "synthetic shapes: the built-in set's val split).",
     ),
-    images: Optional[Path] = typer.Option(None, "--images", help="Image folder of --data."),
-    limit: Optional[int] = typer.Option(None, "--limit", help="Gate on the first N images."),
+    images: Optional[Path] = ImagesOption,
+    limit: Optional[int] = LimitOption,
     warmup: int = typer.Option(1, "--warmup", min=1, help="Untimed runs per candidate."),
     repeat: int = typer.Option(5, "--repeat", min=1, help="Timed runs per candidate (median)."),
     threads: int = typer.Option(0, "--threads", min=0, help="Threads per runtime (0: all)."),
@@ -65,10 +72,9 @@ def command(
     art = Artifacts.open(artifacts)
     if dataset is None and precision == "auto":
         dataset = resolve_dataset(limit=limit, builtin_for=art.class_names, on_generate=_made)
-    spec = (dataset.ann_file, dataset.image_dir, limit) if dataset is not None else None
     with spinner("tuning") as step:
         report = tune_artifacts(
-            art, precision, img, spec, warmup, repeat, threads, dry_run, on_step=step
+            art, precision, img, dataset, warmup, repeat, threads, dry_run, on_step=step
         )
     data_out = report.to_dict()
 

@@ -32,7 +32,7 @@ from vitdet_cli.artifacts import Artifacts
 from vitdet_cli.artifacts.layout import STAGE_GRAPHS, STAGES, TUNE, TUNING
 from vitdet_cli.artifacts.manifest import write_manifest
 from vitdet_cli.artifacts.tuning import StageChoice, Tuning, write_tuning
-from vitdet_cli.data.resolve import from_annotations
+from vitdet_cli.data.resolve import Dataset
 from vitdet_cli.data.synth import sample_image
 from vitdet_cli.errors import VitdetError
 from vitdet_cli.runtime.backends.tuned import TunedBackend, stage_backend
@@ -134,7 +134,7 @@ def tune_artifacts(
     artifacts: str | Path | Artifacts,
     precision: str = "fp32",
     img: Optional[Path] = None,
-    data: Optional[tuple[Path, Path, Optional[int]]] = None,
+    data: Optional[Dataset] = None,
     warmup: int = 1,
     repeat: int = 5,
     threads: int = 0,
@@ -142,8 +142,8 @@ def tune_artifacts(
     gate: Gate = Gate(),
     on_step: Optional[Step] = None,
 ) -> TuneReport:
-    """Tune the folder's stages (see the module doc). ``data`` = (annotation file, image folder
-    or None to guess it, limit) is required for ``precision="auto"`` to admit any
+    """Tune the folder's stages (see the module doc). ``data``, a resolved dataset with an
+    annotation file (``data.resolve``), is required for ``precision="auto"`` to admit any
     lower-precision stage."""
     if precision not in PRECISION_MODES:
         raise VitdetError(
@@ -271,8 +271,7 @@ def _admit_lowered(art, report, lowered, data, gate, threads, step) -> None:
         report.gate = {"gate": gate.to_dict(), "judged": False, "why": "no dataset"}
         return
 
-    ann, image_dir, limit = data
-    images = list(from_annotations(ann, image_dir, limit).images)
+    ann, images = data.ann_file, list(data.images)
     choices = {s: (t.candidate.backend, t.candidate.precision) for s, t in report.choices.items()}
     step(f"gate: the exact pipeline on {len(images)} images")
     files = report.int8_files
