@@ -68,16 +68,22 @@ class Matching:
         """Indices of B's detections without a match."""
         return np.setdiff1d(np.arange(len(self.scores_b)), self.pairs[:, 1])
 
-    def _frac_matched_at(self, side: int, iou: float, min_score: Optional[float]) -> float:
+    def counts_matched_at(
+        self, iou: float, min_score: Optional[float] = None, side: int = 1
+    ) -> tuple[int, int]:
+        """(matched with box IoU ≥ ``iou``, considered): the detections of B (``side=1``) or A
+        (``side=0``) with score ≥ ``min_score``; counts, so several images can be summed."""
         scores = self.scores_b if side else self.scores_a
         considered = np.ones(len(scores), bool)
         if min_score is not None:
             considered = scores >= np.float32(min_score)
-        if not considered.any():
-            return 1.0  # nothing to match: vacuously all matched
         hit = np.zeros(len(scores), bool)
         hit[self.pairs[self.ious >= iou, side]] = True
-        return float((hit & considered).sum() / considered.sum())
+        return int((hit & considered).sum()), int(considered.sum())
+
+    def _frac_matched_at(self, side: int, iou: float, min_score: Optional[float]) -> float:
+        hits, considered = self.counts_matched_at(iou, min_score, side)
+        return hits / considered if considered else 1.0  # nothing to match: vacuously all
 
     def frac_of_b_matched_at(self, iou: float, min_score: Optional[float] = None) -> float:
         """Fraction of B's detections (score ≥ ``min_score``) matched with box IoU ≥ ``iou``.

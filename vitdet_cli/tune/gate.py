@@ -13,8 +13,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Mapping, Optional, Sequence
 
-import numpy as np
-
 from vitdet_cli.artifacts import Artifacts
 from vitdet_cli.compare.detections import match_detections
 from vitdet_cli.evaluation.coco import coco_metrics
@@ -69,12 +67,9 @@ def judge(trial: PipelineRun, exact: PipelineRun, gate: Gate) -> dict:
     """The gate's verdict for ``trial`` against ``exact``: matched fraction, mAP deltas."""
     hits = judged = 0
     for a, b in zip(trial.dets, exact.dets):
-        matching = match_detections(a, b, iou_thr=0.5)
-        considered = b.scores >= np.float32(gate.min_score)
-        hit = np.zeros(len(b.scores), bool)
-        hit[matching.pairs[matching.ious >= gate.iou, 1]] = True
-        hits += int((hit & considered).sum())
-        judged += int(considered.sum())
+        hit, considered = match_detections(a, b).counts_matched_at(gate.iou, gate.min_score)
+        hits += hit
+        judged += considered
     frac = hits / judged if judged else 1.0
     deltas = {}
     for task in ("bbox", "segm"):
