@@ -46,11 +46,23 @@ def evaluate_artifacts(
     ``num_images``, ``num_results``, ``evaluator``) plus ``backend``, ``images``, ``seconds``
     and ``warnings``.
     """
-    start = time.perf_counter()
     paths = dataset_images(Path(ann_file), Path(image_dir), limit)
+    return _evaluate_images(artifacts, Path(ann_file), paths, backend, backend_options, on_image)
+
+
+def _evaluate_images(
+    artifacts: str | Path | Artifacts,
+    ann_file: Path,
+    paths: Sequence[Path],
+    backend: str,
+    backend_options: Optional[dict],
+    on_image: Optional[OnImage],
+) -> dict:
+    """:func:`evaluate_artifacts` on images already listed (``seconds``: this backend's run)."""
+    start = time.perf_counter()
     artifacts = Artifacts.of(artifacts)
     with StagedModel(artifacts, open_backend(artifacts, backend, backend_options)) as model:
-        out = evaluate_model(model, Path(ann_file), paths, on_image)
+        out = evaluate_model(model, ann_file, paths, on_image)
         label = backend_label(model.backend)
     return {
         **out,
@@ -73,12 +85,13 @@ def evaluate_backends(
     fails gives ``{"backend", "ok": False, "error": {"code", "message", "hint"}}`` (the shape of
     a top-level error) and the rest still run."""
     artifacts = Artifacts.of(artifacts)  # opened and verified once for every backend
+    paths = dataset_images(Path(ann_file), Path(image_dir), limit)  # listed and checked once
     out = []
     for name in backends:
         hook = (lambda i, p, _n=name: on_image(_n, i, p)) if on_image else None
         try:
-            res = evaluate_artifacts(
-                artifacts, ann_file, image_dir, name, limit, (options or {}).get(name), hook
+            res = _evaluate_images(
+                artifacts, Path(ann_file), paths, name, (options or {}).get(name), hook
             )
         except VitdetError as err:
             if len(backends) == 1:
