@@ -69,8 +69,7 @@ def plan_launch(
     if nproc == 1 and nodes.nnodes == 1:
         return Launch(placement, nodes, [sys.executable, *worker] if env else None, env)
     if placement.kind == "cpu":
-        threads = max(1, (os.cpu_count() or 1) // nproc)
-        env.setdefault("OMP_NUM_THREADS", str(threads))
+        env.setdefault("OMP_NUM_THREADS", str(cpu_share(nproc)))
     argv = [
         sys.executable,
         "-m",
@@ -83,3 +82,9 @@ def plan_launch(
         *worker,
     ]
     return Launch(placement, nodes, argv, env)
+
+
+def cpu_share(local_procs: int, cpu_count: Optional[int] = None) -> int:
+    """Intra-op threads for each of ``local_procs`` CPU training processes on this node: the
+    cores split evenly, at least one (``OMP_NUM_THREADS`` for torchrun, training/threads.py)."""
+    return max(1, max(1, cpu_count or os.cpu_count() or 1) // local_procs)

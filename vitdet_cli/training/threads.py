@@ -19,6 +19,7 @@ from typing import Optional
 from mmengine.hooks import Hook
 
 from vitdet_cli.errors import VitdetError
+from vitdet_cli.training.launch import cpu_share
 
 ENV_VAR = "VITDET_TRAIN_THREADS"
 
@@ -60,9 +61,8 @@ def choose_policy(
         if kind != "cpu":
             return ThreadPolicy("torch", None, None, f"auto: {kind} training")
         if local_procs > 1:
-            cores = max(1, cpu_count or os.cpu_count() or 1)
-            share = max(1, cores // local_procs)
-            why = f"auto: {cores} cores / {local_procs} processes"
+            share = cpu_share(local_procs, cpu_count)
+            why = f"auto: {cpu_count or os.cpu_count() or 1} cores / {local_procs} processes"
             return ThreadPolicy("fixed", share, share, why)
         return ThreadPolicy("adaptive", 1, None, "auto: governor from 1 to torch's default")
     if text == "torch":
