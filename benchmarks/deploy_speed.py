@@ -71,15 +71,21 @@ def time_staged(artifacts: Path, image: Path, repeat: int):
         return run_images(model, [image], None, "none", warmup=1, repeat=repeat).stats
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def model_args(description: str, work: Path) -> argparse.ArgumentParser:
+    """The options :func:`_prepare` reads (model, image size, work folder), plus --repeat and
+    --json; shared with tuned_speed.py."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--preset", default="vit-b")
     ap.add_argument("--img-size", type=int, default=1024)
     ap.add_argument("--classes", type=int, default=80)
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--work", type=Path, default=Path("/tmp/vitdet_speed"))
+    ap.add_argument("--work", type=Path, default=work)
     ap.add_argument("--json", action="store_true")
-    args = ap.parse_args()
+    return ap
+
+
+def main() -> None:
+    args = model_args(__doc__.splitlines()[0], Path("/tmp/vitdet_speed")).parse_args()
     import torch
 
     ckpt, config, image = _prepare(args)

@@ -18,12 +18,15 @@ the gate's verdict on a trained model, never on these random weights.
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 from pathlib import Path
 
-from deploy_speed import _prepare, time_torch  # same folder: the model and photo they build
+from deploy_speed import (  # same folder: the model and photo they build
+    _prepare,
+    model_args,
+    time_torch,
+)
 
 
 def prepared(args) -> tuple[Path, Path, Path]:
@@ -52,14 +55,8 @@ def time_pipeline(artifacts, backend, image: Path, repeat: int) -> tuple[float, 
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--preset", default="vit-b")
-    ap.add_argument("--img-size", type=int, default=1024)
-    ap.add_argument("--classes", type=int, default=80)
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--work", type=Path, default=Path("/tmp/vitdet_tuned"))
+    ap = model_args(__doc__.splitlines()[0], Path("/tmp/vitdet_tuned"))
     ap.add_argument("--reuse", action="store_true", help="reuse the export in --work")
-    ap.add_argument("--json", action="store_true")
     ap.add_argument("--also", action="append", default=[], help="stage=runtime:precision")
     args = ap.parse_args()
     import torch
