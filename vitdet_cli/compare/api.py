@@ -27,7 +27,7 @@ from vitdet_cli.compare.detections import compare_report
 from vitdet_cli.compare.document_block import DISABLED, compare_with_pytorch
 from vitdet_cli.compare.gates import FP32, GateSet, gates_for
 from vitdet_cli.compare.reference import MmdetReference, reference_device, run_reference
-from vitdet_cli.compare.tensors import TensorParity, tensor_parity
+from vitdet_cli.compare.tensors import TensorParity, scaled_parity
 from vitdet_cli.evaluation.coco import class_warnings, coco_metrics
 from vitdet_cli.io_checks import prepare_out_dir
 from vitdet_cli.report.pictures import side_by_side
@@ -174,9 +174,7 @@ def stage_tensor_parity(
         session = reference.sessions[stage, graph]
         ref = session.run(feeds)
         for spec, a, b in zip(session.meta.outputs, outputs, ref):
-            scale = float(np.abs(b).max()) if b.size else 0.0
-            tol = atol * max(1.0, scale)
-            rows.append((f"{stage}/{graph}", tensor_parity(a, b, spec.name, tol, 0.0)))
+            rows.append((f"{stage}/{graph}", scaled_parity(a, b, spec.name, atol)))
     return rows
 
 

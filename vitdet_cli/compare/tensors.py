@@ -82,6 +82,13 @@ def tensor_parity(
     return TensorParity(name, *shapes, True, max_abs, max_rel, cosine, within, atol, rtol, n_nan)
 
 
+def scaled_parity(a: np.ndarray, b: np.ndarray, name: str, atol: float) -> TensorParity:
+    """:func:`tensor_parity` within ``atol * max(1, max |b|)``: a stage output judged against
+    the reference's range, as compare and tune judge stage tensors."""
+    scale = float(np.abs(b).max()) if np.size(b) else 0.0
+    return tensor_parity(a, b, name, atol * max(1.0, scale), 0.0)
+
+
 def compare_outputs(
     dict_a: Mapping[str, np.ndarray], dict_b: Mapping[str, np.ndarray], atol: float, rtol: float
 ) -> list[TensorParity]:

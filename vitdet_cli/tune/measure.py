@@ -8,12 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-import numpy as np
-
 from vitdet_cli.artifacts import Artifacts
 from vitdet_cli.artifacts.layout import STAGE_GRAPHS
 from vitdet_cli.compare.gates import FP32
-from vitdet_cli.compare.tensors import TensorParity, tensor_parity
+from vitdet_cli.compare.tensors import TensorParity, scaled_parity
 from vitdet_cli.errors import VitdetError
 from vitdet_cli.runtime.backends.tuned import stage_backend
 from vitdet_cli.runtime.staged import Recorded
@@ -79,11 +77,10 @@ class Trial:
 def output_parity(graph: str, outputs: list, reference: list, names) -> list:
     """Each output against the reference's within ``FP32.tensor_atol * max(1, max |ref|)``,
     as ``compare`` judges stage tensors."""
-    rows = []
-    for name, a, b in zip(names, outputs, reference):
-        scale = float(np.abs(b).max()) if b.size else 0.0
-        rows.append((graph, tensor_parity(a, b, name, FP32.tensor_atol * max(1.0, scale), 0.0)))
-    return rows
+    return [
+        (graph, scaled_parity(a, b, name, FP32.tensor_atol))
+        for name, a, b in zip(names, outputs, reference)
+    ]
 
 
 def measure_stage(
