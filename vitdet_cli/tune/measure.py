@@ -13,7 +13,7 @@ from vitdet_cli.artifacts.layout import STAGE_GRAPHS
 from vitdet_cli.compare.gates import FP32
 from vitdet_cli.compare.tensors import TensorParity, scaled_parity
 from vitdet_cli.errors import VitdetError
-from vitdet_cli.runtime.backends.tuned import stage_backend
+from vitdet_cli.runtime.backends.tuned import TunedBackend
 from vitdet_cli.runtime.staged import Recorded
 from vitdet_cli.tune.candidates import Candidate
 
@@ -100,12 +100,10 @@ def measure_stage(
     sessions = {}
     backend = None
     try:
-        backend = stage_backend(candidate.backend, candidate.precision, threads)
+        choice = {stage: (candidate.backend, candidate.precision)}
+        backend = TunedBackend(choice, threads, {stage: files or {}})
         for graph in STAGE_GRAPHS[stage]:
-            if files and graph in files:
-                sessions[graph] = backend.open_file(artifacts, stage, graph, files[graph])
-            else:
-                sessions[graph] = backend.open(artifacts, stage, graph)
+            sessions[graph] = backend.open(artifacts, stage, graph)
         outputs = {g: s.run(recorded[stage, g][0]) for g, s in sessions.items()}  # 1st warmup
         for _ in range(max(0, warmup - 1)):
             for graph, session in sessions.items():
