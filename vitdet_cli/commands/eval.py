@@ -142,10 +142,8 @@ def command(
         with spinner(f"evaluating {', '.join(backends)}") as step:
             results = evaluate_backends(
                 art,
-                ann,
-                image_dir,
+                dataset,
                 backends,
-                limit,
                 {n: backend_options(n, device_id) for n in backends},
                 on_image=lambda b, i, p: step(f"{b}: image {i + 1} {p.name}"),
             )

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from vitdet_cli.artifacts import Artifacts
-from vitdet_cli.data.resolve import dataset_images
+from vitdet_cli.data.resolve import Dataset, dataset_images
 from vitdet_cli.errors import VitdetError
 from vitdet_cli.evaluation.coco import class_warnings, coco_metrics
 from vitdet_cli.runtime.backends.tuned import backend_label, open_backend
@@ -74,24 +74,23 @@ def _evaluate_images(
 
 def evaluate_backends(
     artifacts: str | Path | Artifacts,
-    ann_file: str | Path,
-    image_dir: str | Path,
+    dataset: Dataset,
     backends: Sequence[str],
-    limit: Optional[int] = None,
     options: Optional[dict[str, dict]] = None,
     on_image: Optional[Callable[[str, int, Path], None]] = None,
 ) -> list[dict]:
-    """:func:`evaluate_artifacts` per backend, each with ``ok``; with several backends, one that
-    fails gives ``{"backend", "ok": False, "error": {"code", "message", "hint"}}`` (the shape of
-    a top-level error) and the rest still run."""
+    """:func:`evaluate_artifacts` per backend on a resolved dataset (``data.resolve``, with an
+    annotation file), each with ``ok``; with several backends, one that fails gives
+    ``{"backend", "ok": False, "error": {"code", "message", "hint"}}`` (the shape of a top-level
+    error) and the rest still run."""
     artifacts = Artifacts.of(artifacts)  # opened and verified once for every backend
-    paths = dataset_images(Path(ann_file), Path(image_dir), limit)  # listed and checked once
+    ann_file, paths = Path(dataset.ann_file), list(dataset.images)
     out = []
     for name in backends:
         hook = (lambda i, p, _n=name: on_image(_n, i, p)) if on_image else None
         try:
             res = _evaluate_images(
-                artifacts, Path(ann_file), paths, name, (options or {}).get(name), hook
+                artifacts, ann_file, paths, name, (options or {}).get(name), hook
             )
         except VitdetError as err:
             if len(backends) == 1:
