@@ -17,6 +17,7 @@ from vitdet_cli.commands._common import (
 )
 from vitdet_cli.commands.infer import (
     ArtifactsOption,
+    BackendOption,
     CheckpointOption,
     DedupOption,
     DeviceIdOption,
@@ -37,9 +38,7 @@ def command(
     ),
     images: Optional[Path] = ImagesOption,
     limit: Optional[int] = LimitOption,
-    backend: str = typer.Option(
-        "onnxruntime", "--backend", help="Backend under test: onnxruntime | openvino | om."
-    ),
+    backend: str = BackendOption,
     reference: str = typer.Option(
         "mmdet",
         "--reference",

@@ -37,6 +37,7 @@ from vitdet_cli.report.tables import (
     tensor_parity_table,
 )
 from vitdet_cli.runtime.backends import get_backend
+from vitdet_cli.runtime.backends.tuned import AUTO, open_backend
 from vitdet_cli.runtime.detections import Detections
 from vitdet_cli.runtime.infer import (
     InferRun,
@@ -351,7 +352,7 @@ def _side_by_side(run_a: InferRun, names: tuple[str, str]):
 def compare(
     artifacts: str | Path | Artifacts,
     images: Sequence[Path],
-    backend_a: str = "onnxruntime",
+    backend_a: str = AUTO,
     backend_b: str = REFERENCE,
     out: Optional[str | Path] = None,
     score_thr: Optional[float] = 0.05,
@@ -361,13 +362,14 @@ def compare(
     options_b: Optional[dict] = None,
     on_image: Optional[Callable[[int, Path], None]] = None,
 ) -> CompareReport:
-    """Run ``images`` on both backends and compare them; with ``ann_file``, the model's classes
-    must be the file's categories (as for ``eval``). The output folder is checked before the
-    artifacts are opened (and verified, once for both sides)."""
+    """Run ``images`` on ``backend_a`` (``auto``: what infer runs by default, the tuned pipeline
+    when the folder has one) and on the reference, and compare them; with ``ann_file``, the
+    model's classes must be the file's categories (as for ``eval``). The output folder is
+    checked before the artifacts are opened (and verified, once for both sides)."""
     if out is not None:
         prepare_out_dir(out)
     artifacts = Artifacts.of(artifacts)
-    model = StagedModel(artifacts, get_backend(backend_a, **(options_a or {})))
+    model = StagedModel(artifacts, open_backend(artifacts, backend_a, options_a))
     with model:
         if ann_file is not None:
             class_warnings(ann_file, model.class_names)
