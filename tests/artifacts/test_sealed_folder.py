@@ -132,10 +132,15 @@ def test_bad_meta_values_are_refused_by_name(folder, reseal, edit, field):
     assert str(path) in err.message and field in err.message
 
 
-def test_no_manifest_means_not_sealed(folder):
+def test_no_manifest_means_not_sealed(folder, cli_json):
     (folder / "manifest.json").unlink()
     err = _refused(folder, "manifest_missing")
     assert "did not finish" in err.hint
+    result, data = cli_json("verify", str(folder))  # still shows what the folder holds
+    assert result.exit_code == 1 and data["problems"][0]["code"] == "manifest_missing"
+    rows = {r["path"]: r for r in data["files"]}
+    assert "export/roi/mask.onnx" in rows and "manifest.json" not in rows
+    assert {r["status"] for r in rows.values()} == {"unlisted"}
 
 
 def test_verify_cli_table_json_and_exit_status(cli, cli_json, folder):

@@ -29,6 +29,7 @@ from vitdet_cli.artifacts.manifest import (
     check_files,
     failure_error,
     read_manifest,
+    unlisted_files,
 )
 from vitdet_cli.artifacts.meta import META_NAME, GraphMeta, StageMeta, read_stage_meta
 from vitdet_cli.artifacts.model_config import ModelConfig, read_model_config
@@ -267,6 +268,6 @@ def verify_folder(root: str | Path) -> VerifyReport:
         report.problems.append({"code": err.code, "message": err.message, "hint": err.hint})
         try:
             report.rows = check_files(root, read_manifest(root))
-        except VitdetError:
-            pass
+        except VitdetError:  # no readable manifest: still show what lies in the sealed folders
+            report.rows = unlisted_files(root, (), "no readable manifest")
     return report

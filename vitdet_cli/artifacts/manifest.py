@@ -188,11 +188,17 @@ def check_entry(root: Path, entry: FileEntry) -> FileCheck:
 def check_files(root: Path, manifest: Manifest) -> list[FileCheck]:
     """Every listed file checked, then every unlisted file under the sealed folders."""
     rows = [check_entry(root, manifest.files[p]) for p in sorted(manifest.files)]
+    return rows + unlisted_files(root, manifest.files, "not in the manifest")
+
+
+def unlisted_files(root: Path, listed, detail: str) -> list[FileCheck]:
+    """An ``unlisted`` row for every file under the sealed folders that ``listed`` lacks."""
+    rows = []
     for rel in sealed_files(root):
-        if rel not in manifest.files:
+        if rel not in listed:
             path = root / rel
             size = path.stat().st_size if path.is_file() else None
-            rows.append(FileCheck(rel, size, None, None, "unlisted", "not in the manifest"))
+            rows.append(FileCheck(rel, size, None, None, "unlisted", detail))
     return rows
 
 
