@@ -96,12 +96,13 @@ GATE_SETS = {g.name: g for g in (FP32, FP16)}
 
 def gates_for(artifacts: Artifacts, backend: str) -> GateSet:
     """The gate set for ``backend`` on ``artifacts``: ``fp16`` when it runs OMs that atc may
-    have lowered, or a tuned pipeline with a bf16/int8 stage (the loosest stage decides), else
+    have lowered, or a tuned pipeline with a lowered stage (bf16, int8, an OM of a lowering atc
+    mode: the loosest stage decides), else
     ``fp32``."""
     if backend.startswith(TUNED) and artifacts.tuning is not None:
         lowered = {s: c for s, c in artifacts.tuning.stages.items() if not c.exact}
         if lowered:
-            which = ", ".join(f"{s}: {c.backend} {c.precision}" for s, c in lowered.items())
+            which = ", ".join(f"{s}: {c.label}" for s, c in lowered.items())
             return FP16.with_reason(f"the tuning lowered precision ({which}, {TUNING})")
         return FP32.with_reason(f"the tuned stages run the exported fp32 graphs ({TUNING})")
     if backend != "om":

@@ -315,18 +315,22 @@ class OmBackend(Backend):
         return True, name
 
     def open(self, artifacts: Artifacts, stage: str, graph: str) -> OmSession:
+        return self.open_file(artifacts, stage, graph, artifacts.om_path(stage, graph))
+
+    def open_file(self, artifacts: Artifacts, stage: str, graph: str, path: Path) -> OmSession:
+        """Run the OM ``path`` as ``graph`` (e.g. one ``vitdet tune`` compiled with another
+        precision mode); its inputs and outputs must still be the meta's."""
         meta = artifacts.graph(stage, graph)
-        om = artifacts.om_path(stage, graph)
         runner, module = select_runner(self.runner)
         try:
             if runner == "ais_bench":
-                engine: Any = _AisEngine(module, self.device_id, om)
+                engine: Any = _AisEngine(module, self.device_id, path)
             else:
-                engine = _AclEngine(module, self.device_id, om, meta)
+                engine = _AclEngine(module, self.device_id, path, meta)
         except VitdetError:
             raise
         except Exception as exc:  # runtime errors from the vendor libraries
             raise VitdetError(
-                f"{runner} could not load {om}: {exc}", hint=SET_ENV_HINT, code="om_load_failed"
+                f"{runner} could not load {path}: {exc}", hint=SET_ENV_HINT, code="om_load_failed"
             ) from None
         return OmSession(stage, graph, meta, engine)
