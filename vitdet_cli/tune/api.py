@@ -335,6 +335,10 @@ def _admit_lowered(art, report, lowered, data, gate, threads, step) -> None:
     runs = []
     faster.sort(key=lambda t: t.median_ms - exact_ms[t.stage])  # largest saving first
     for t in faster:
+        admitted = report.choices[t.stage]
+        if not admitted.candidate.exact:  # a faster one of this stage passed already
+            t.status, t.why = "rejected", f"slower than the admitted {admitted.candidate.label}"
+            continue
         trial = {**choices, t.stage: (t.candidate.backend, t.candidate.precision)}
         step(f"gate: {t.stage} on {t.candidate.label}")
         files = report.files_of(trial)
