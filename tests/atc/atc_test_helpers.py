@@ -183,6 +183,8 @@ class FakeInferSession:
     compute: Callable[[list[np.ndarray]], list] = staticmethod(lambda xs: xs)
     fail: bool = False
     instances: list["FakeInferSession"] = []
+    io: dict[str, list[tuple[str, tuple]]] = {"inputs": [], "outputs": []}
+    """(name, shape) of the OM's inputs and outputs, as ``get_inputs``/``get_outputs`` report."""
 
     def __init__(self, device_id: int, model_path: str) -> None:
         self.device_id, self.model_path = device_id, model_path
@@ -197,6 +199,16 @@ class FakeInferSession:
         if self.fail:
             raise RuntimeError("aclmdlExecute failed (fake)")
         return type(self).compute(list(feeds))
+
+    def get_inputs(self) -> list:
+        return [
+            types.SimpleNamespace(name=n, shape=list(s), datatype=0) for n, s in self.io["inputs"]
+        ]
+
+    def get_outputs(self) -> list:
+        return [
+            types.SimpleNamespace(name=n, shape=list(s), datatype=0) for n, s in self.io["outputs"]
+        ]
 
     def free_resource(self) -> None:
         self.freed += 1

@@ -26,6 +26,7 @@ from atc_test_helpers import (  # noqa: E402
 
 from vitdet_cli.artifacts import Artifacts, verify_folder  # noqa: E402
 from vitdet_cli.artifacts.layout import STAGE_GRAPHS, STAGES  # noqa: E402
+from vitdet_cli.artifacts.tuning import StageChoice  # noqa: E402
 from vitdet_cli.atc.argv import keep_dtype_text  # noqa: E402
 from vitdet_cli.atc.run import compile_artifacts  # noqa: E402
 from vitdet_cli.compare.gates import gates_for  # noqa: E402
@@ -218,3 +219,28 @@ def test_npu_without_runner_or_atc_is_refused_before_writing(cli, folder, tmp_pa
     assert (folder / "manifest.json").read_bytes() == before
     bad = cli("--json", "tune", str(folder), "--target", "gpu")
     assert bad.exit_code == 2 and json.loads(bad.stdout)["error"]["code"] == "bad_target"
+
+
+def _choice(**kw) -> dict:
+    base = {"backend": "om", "precision": "mixed", "graphs": {"model": "a" * 64}}
+    return {**base, "atc_mode": "allow_mix_precision", "files": {"model": "tune/om/rpn/m.om"}, **kw}
+
+
+def test_om_choices_in_tuning_json_are_checked() -> None:
+    choice = StageChoice.from_dict(_choice())
+    assert choice.label == "om mixed (allow_mix_precision)" and not choice.exact
+    atc = StageChoice.from_dict(_choice(files={"model": "atc/rpn/model.om"}))
+    assert atc.files["model"].startswith("atc/")
+    bad = [
+        _choice(atc_mode=""),  # which mode compiled it
+        _choice(files={}),  # an om stage runs files
+        _choice(files={"model": "export/rpn/model.onnx"}),  # only tune/ or atc/
+        _choice(files={"model": "../x.om"}),
+        _choice(precision="fp32"),  # fp32 is must_keep_origin_dtype's label only
+        _choice(atc_mode="must_keep_origin_dtype"),
+    ]
+    for data in bad:
+        with pytest.raises((ValueError, VitdetError)):
+            StageChoice.from_dict(data)
+    old = {"backend": "onnxruntime", "precision": "fp32", "graphs": {"model": "a" * 64}}
+    assert StageChoice.from_dict(old).atc_mode == ""  # a schema 1 choice still reads
