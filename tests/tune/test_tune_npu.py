@@ -39,6 +39,7 @@ from vitdet_cli.runtime.staged import StagedModel  # noqa: E402
 from vitdet_cli.tune import Gate, tune_artifacts  # noqa: E402
 from vitdet_cli.tune.candidates import Candidate  # noqa: E402
 from vitdet_cli.tune.npu import OM_MODES, NpuOptions  # noqa: E402
+from vitdet_cli.tune.table import candidates_table  # noqa: E402
 
 pytest.importorskip("onnxruntime")
 SOC = NpuOptions(soc_version="Ascend910B3")
@@ -244,3 +245,27 @@ def test_om_choices_in_tuning_json_are_checked() -> None:
             StageChoice.from_dict(data)
     old = {"backend": "onnxruntime", "precision": "fp32", "graphs": {"model": "a" * 64}}
     assert StageChoice.from_dict(old).atc_mode == ""  # a schema 1 choice still reads
+
+
+def test_the_candidate_table_is_readable_at_80_columns() -> None:
+    from rich.console import Console
+
+    why = "gate: 0.0% of 300 detections matched at IoU ≥ 0.9 (need 90%); bbox mAP -12.00 points"
+    trials = [
+        {"stage": "backbone", "backend": b, "precision": p, "median_ms": ms, "max_abs": 1e-3,
+         "max_rel": 2e-2, "status": st, "why": w}
+        for b, p, ms, st, w in (
+            ("om", "fp32", 30.0, "chosen", ""),
+            ("om", "mixed", 9.0, "rejected", why),
+            ("onnxruntime", "int8", 12.0, "failed", "quantization failed: " + "x" * 90),
+        )
+    ]  # fmt: skip
+    console = Console(width=80, record=True, force_terminal=False)
+    console.print(candidates_table({"reference": "onnxruntime fp32", "trials": trials}, 80))
+    lines = console.export_text().splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    row = next(i for i, line in enumerate(lines) if "om mixed" in line)
+    assert lines[row].split()[:1] == ["om"] and lines[row].rstrip().endswith("rejected")
+    assert lines[row + 1].strip().startswith("gate: 0.0% of 300") and "-12.00" in lines[row + 2]
+    assert lines[row - 1].split()[:3] == ["backbone", "om", "fp32"]
+    assert lines[-1].strip().startswith("x") and "int8" in lines[-3]

@@ -79,7 +79,7 @@ def command(
     from vitdet_cli.runtime.images import check_image_file
     from vitdet_cli.tune import tune_artifacts
     from vitdet_cli.tune.npu import NpuOptions
-    from vitdet_cli.tune.table import candidates_table, reasons
+    from vitdet_cli.tune.table import candidates_table
 
     if img is not None:
         check_image_file(img)  # bad input is named before the folder is opened
@@ -115,9 +115,7 @@ def command(
                     console.print(f"  {command}", markup=False)
             console.print(f"timed on: {report.sample}; nothing measured or written (--dry-run)")
         else:
-            console.print(candidates_table(data_out))
-            for line in reasons(data_out):
-                console.print(line, markup=False)
+            console.print(candidates_table(data_out, console.width))
             chosen = ", ".join(
                 f"{s}: {c['backend']} {c['precision']}"
                 + (f" ({c['atc_mode']})" if c["atc_mode"] else "")
