@@ -162,7 +162,7 @@ def test_auto_compiles_every_mode_and_the_gate_rejects_a_collapsed_backbone(
         assert header["keep_dtype"] == (keep_dtype_text() if choice.precision == "mixed" else None)
     gates = gates_for(art, backend_label(open_backend(art)))  # compare picks the fp16 set
     assert gates.name == "fp16"
-    assert all(tuning.stages[s].atc_mode in gates.reason for s in heads)
+    assert all(f"{s}: om {p}" in gates.reason for s, p in heads.items())
 
 
 def test_atc_folders_compiled_the_same_way_are_reused(folder, npu):
@@ -182,11 +182,15 @@ def test_atc_folders_compiled_the_same_way_are_reused(folder, npu):
     assert err.value.code == "tuning_stale" and "force_fp16" in err.value.message
 
 
-def test_cli_npu_dry_run_tune_and_infer(cli, cli_json, folder, npu, tmp_path):
+def test_cli_npu_dry_run_tune_and_infer(cli, cli_json, folder, npu, tmp_path, monkeypatch):
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)  # where the gate's built-in dataset would be generated
     _, dry = cli_json("tune", str(folder), "--target", "npu", "--precision", "auto",
                       "--soc-version", "Ascend910B3", "--dry-run")  # fmt: skip
     assert dry["target"] == "npu" and dry["candidates"] == ["om fp32", "om mixed", "om fp16"]
     assert len(dry["om_sets"]) == 9 and not npu.calls() and not (folder / "tune").exists()
+    assert list(cwd.iterdir()) == []  # --dry-run writes nothing, no gate dataset either
     mixed = [o for o in dry["om_sets"] if o["atc_mode"] == "allow_mix_precision"]
     assert all("--keep_dtype=" in c for o in mixed for c in o["commands"])
     table = cli("tune", str(folder), "--target", "npu", "--soc-version", "Ascend910B3",

@@ -87,7 +87,7 @@ def command(
     if data is not None or images is not None:
         dataset = resolve_dataset(data, images, limit=limit)  # bad input named before opening
     art = Artifacts.open(artifacts)
-    if dataset is None and precision == "auto":
+    if dataset is None and precision == "auto" and not dry_run:  # --dry-run writes nothing
         dataset = resolve_dataset(limit=limit, builtin_for=art.class_names, on_generate=_made)
     with spinner("tuning") as step:
         report = tune_artifacts(

@@ -102,7 +102,7 @@ def gates_for(artifacts: Artifacts, backend: str) -> GateSet:
     if backend.startswith(TUNED) and artifacts.tuning is not None:
         lowered = {s: c for s, c in artifacts.tuning.stages.items() if not c.exact}
         if lowered:
-            which = ", ".join(f"{s}: {c.label}" for s, c in lowered.items())
+            which = ", ".join(f"{s}: {c.backend} {c.precision}" for s, c in lowered.items())
             return FP16.with_reason(f"the tuning lowered precision ({which}, {TUNING})")
         return FP32.with_reason(f"the tuned stages run the exported fp32 graphs ({TUNING})")
     if backend != "om":
