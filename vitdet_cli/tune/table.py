@@ -59,4 +59,3 @@ def candidates_table(report: dict, width: int = 80) -> Text:
                 text.append("".join(f"{_INDENT}  {line}\n" for line in lines), style="dim")
     text.rstrip()
     return text
-
