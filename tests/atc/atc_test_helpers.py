@@ -6,7 +6,9 @@ return conventions); they record what they were asked to do.
 
 from __future__ import annotations
 
+import json
 import sys
+import time
 import types
 from pathlib import Path
 from typing import Callable, Sequence
@@ -103,6 +105,10 @@ FAKE_ATC = '''\
 Output names follow the source document's real run (CANN 8.5 on a 910B3): for
 --output=<dir>/<name> it wrote <name>_linux_aarch64.om for the backbone and roi graphs and
 <name>.om for the rpn graph; the fake does the same by stage folder.
+
+The OM is the fake's own format (a real OM is opaque): b"FAKE-OM " + one JSON line naming the
+precision mode and --keep_dtype content it was compiled with + the ONNX bytes, so the fake
+runner (OnnxOmSession) can run the graph and behave as that mode would.
 """
 import json, os, sys
 
@@ -125,8 +131,14 @@ if mode == "fail":
     sys.exit(255)
 suffix = "" if os.path.basename(os.path.dirname(opts["output"])) == "rpn" else "_linux_aarch64"
 if mode != "no_om":
+    keep = None
+    if "keep_dtype" in opts:
+        with open(opts["keep_dtype"]) as fh:
+            keep = fh.read()
+    mode = opts.get("precision_mode") or opts.get("precision_mode_v2")
+    header = json.dumps({{"precision_mode": mode, "keep_dtype": keep}}).encode()
     with open(opts["model"], "rb") as src, open(opts["output"] + suffix + ".om", "wb") as dst:
-        dst.write(b"FAKE-OM" + src.read())
+        dst.write(b"FAKE-OM " + header + b"\\n" + src.read())
 print("ATC run success, welcome to the next use.")
 '''
 
@@ -171,6 +183,8 @@ class FakeInferSession:
     compute: Callable[[list[np.ndarray]], list] = staticmethod(lambda xs: xs)
     fail: bool = False
     instances: list["FakeInferSession"] = []
+    io: dict[str, list[tuple[str, tuple]]] = {"inputs": [], "outputs": []}
+    """(name, shape) of the OM's inputs and outputs, as ``get_inputs``/``get_outputs`` report."""
 
     def __init__(self, device_id: int, model_path: str) -> None:
         self.device_id, self.model_path = device_id, model_path
@@ -186,6 +200,16 @@ class FakeInferSession:
             raise RuntimeError("aclmdlExecute failed (fake)")
         return type(self).compute(list(feeds))
 
+    def get_inputs(self) -> list:
+        return [
+            types.SimpleNamespace(name=n, shape=list(s), datatype=0) for n, s in self.io["inputs"]
+        ]
+
+    def get_outputs(self) -> list:
+        return [
+            types.SimpleNamespace(name=n, shape=list(s), datatype=0) for n, s in self.io["outputs"]
+        ]
+
     def free_resource(self) -> None:
         self.freed += 1
 
@@ -198,6 +222,84 @@ def fake_ais_modules() -> dict[str, types.ModuleType]:
     pkg, mid = types.ModuleType("ais_bench"), types.ModuleType("ais_bench.infer")
     pkg.infer, mid.interface = mid, leaf
     return {"ais_bench": pkg, "ais_bench.infer": mid, "ais_bench.infer.interface": leaf}
+
+
+OM_MAGIC = b"FAKE-OM "
+
+
+def read_fake_om(path: str | Path) -> tuple[dict, bytes]:
+    """(header, ONNX bytes) of an OM the fake atc wrote (see ``FAKE_ATC``)."""
+    data = Path(path).read_bytes()
+    assert data.startswith(OM_MAGIC), f"{path} is not a fake OM"
+    header, onnx_bytes = data[len(OM_MAGIC) :].split(b"\n", 1)
+    return json.loads(header), onnx_bytes
+
+
+class OnnxOmSession:
+    """ais_bench's ``InferSession`` (documented: ``get_inputs``, ``get_outputs``, ``infer``,
+    ``free_resource``) over a fake OM: the embedded ONNX runs on ONNX Runtime and the header's
+    precision mode decides the rest, after the source document (ascend.md, "atc": on a 910B3
+    with CANN 8.5 a ViT-L+FPN encoder lost almost all accuracy under allow_fp32_to_fp16 /
+    allow_mix_precision; only must_keep_origin_dtype kept it, at ~12% lower speed):
+
+    - a lowering mode (not ``FULL_PRECISION``) returns its outputs rounded to fp16;
+    - an fp32-keeping mode then sleeps ``fp32_slowdown - 1`` times its own compute time;
+    - stages in ``collapse`` (the OM's stage folder) return wildly wrong outputs under a
+      lowering mode — the collapse the document saw, on demand;
+    - ``always_fp16`` rounds every mode (an OM that claims fp32 but is not).
+
+    Subclass it to change the class attributes; ``loaded`` records (OM path, mode) per load.
+    """
+
+    fp32_slowdown = 1.12
+    collapse: frozenset = frozenset()
+    always_fp16 = False
+    loaded: list = []
+
+    def __init__(self, device_id: int, model_path: str) -> None:
+        import onnxruntime as ort
+
+        from vitdet_cli.artifacts.atc_meta import FULL_PRECISION
+
+        header, onnx_bytes = read_fake_om(model_path)
+        self.mode = header["precision_mode"]
+        self.lowered = self.mode not in FULL_PRECISION
+        self.stage = Path(model_path).parent.name
+        self.session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
+        type(self).loaded.append((str(model_path), self.mode))
+
+    def _specs(self, args) -> list:
+        spec = types.SimpleNamespace
+        return [spec(name=a.name, shape=list(a.shape), datatype=a.type) for a in args]
+
+    def get_inputs(self) -> list:
+        return self._specs(self.session.get_inputs())
+
+    def get_outputs(self) -> list:
+        return self._specs(self.session.get_outputs())
+
+    def infer(self, feeds, mode="static"):
+        names = [i.name for i in self.session.get_inputs()]
+        start = time.perf_counter()
+        outputs = self.session.run(None, dict(zip(names, feeds)))
+        if self.lowered and self.stage in self.collapse:
+            rng = np.random.default_rng(0)
+            outputs = [rng.standard_normal(o.shape) * 10 * (1 + np.abs(o).max()) for o in outputs]
+        if self.lowered or self.always_fp16:
+            return [np.asarray(o).astype(np.float16) for o in outputs]
+        time.sleep((self.fp32_slowdown - 1) * (time.perf_counter() - start))
+        return outputs
+
+    def free_resource(self) -> None:
+        return None
+
+
+def install_fake_ais(monkeypatch, session: type) -> None:
+    """``ais_bench.infer.interface`` importable, with ``session`` as its ``InferSession``."""
+    modules = fake_ais_modules()
+    modules["ais_bench.infer.interface"].InferSession = session
+    for name, module in modules.items():
+        monkeypatch.setitem(sys.modules, name, module)
 
 
 # ---------------------------------------------------------------- pyACL

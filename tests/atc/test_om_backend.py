@@ -68,7 +68,11 @@ def _use(monkeypatch, ais=False, acl=None):
     for name, module in fake_ais_modules().items():
         monkeypatch.setitem(sys.modules, name, module if ais else None)
     monkeypatch.setitem(sys.modules, "acl", acl.module if acl else None)
-    return sys.modules["ais_bench.infer.interface"] if ais else None
+    if not ais:
+        return None
+    session = sys.modules["ais_bench.infer.interface"].InferSession
+    session.io = {k: [(t.name, t.shape) for t in getattr(META, k)] for k in ("inputs", "outputs")}
+    return sys.modules["ais_bench.infer.interface"]
 
 
 def _acl():
@@ -238,3 +242,13 @@ def test_feed_checks_and_closed_session(monkeypatch, compiled):
 def test_acl_dtype_table_is_complete():
     assert om_mod.ACL_DTYPES[1] is np.float16 and om_mod.ACL_DTYPES[9] is np.int64
     assert {0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12} <= set(om_mod.ACL_DTYPES)
+
+
+def test_ais_bench_om_with_other_io_is_refused_before_running(monkeypatch, compiled):
+    ais = _use(monkeypatch, ais=True)
+    ais.InferSession.io = {**ais.InferSession.io, "outputs": [("half", (1, 4)), ("idx", (2,))]}
+    with pytest.raises(VitdetError) as err:
+        OmBackend().open(compiled, "backbone", "model")
+    assert err.value.code == "om_mismatch" and "(1, 4)" in err.value.message
+    (inst,) = ais.InferSession.instances
+    assert inst.feeds == [] and inst.freed == 1

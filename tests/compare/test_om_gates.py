@@ -10,42 +10,27 @@ import shutil
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "atc"))
 
-from atc_test_helpers import fake_ais_modules, write_fake_atc  # noqa: E402
+from atc_test_helpers import OnnxOmSession, install_fake_ais, write_fake_atc  # noqa: E402
 
 pytestmark = [pytest.mark.mmcv, pytest.mark.slow]
-OM_PREFIX = b"FAKE-OM"  # the fake atc writes this, then the ONNX bytes
 
 
-class Fp16Session:
-    """ais_bench's ``InferSession`` over the fake OM: ONNX Runtime, outputs rounded to fp16."""
+class Fp16Session(OnnxOmSession):
+    """The fake OM runner, rounding to fp16 whatever mode the OM claims."""
 
-    def __init__(self, device_id: int, model_path: str) -> None:
-        import onnxruntime as ort
-
-        data = Path(model_path).read_bytes()[len(OM_PREFIX) :]
-        self.session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
-
-    def infer(self, feeds, mode="static"):
-        names = [i.name for i in self.session.get_inputs()]
-        return [o.astype(np.float16) for o in self.session.run(None, dict(zip(names, feeds)))]
-
-    def free_resource(self) -> None:
-        return None
+    always_fp16 = True
+    loaded: list = []
 
 
 @pytest.fixture
 def om_artifacts(cli, exported, tmp_path, monkeypatch):
     """A copy of the tiny export compiled by the fake atc with ``precision``."""
     monkeypatch.setenv("PATH", f"{write_fake_atc(tmp_path / 'bin').parent}:{os.environ['PATH']}")
-    modules = fake_ais_modules()
-    modules["ais_bench.infer.interface"].InferSession = Fp16Session
-    for name, module in modules.items():
-        monkeypatch.setitem(sys.modules, name, module)
+    install_fake_ais(monkeypatch, Fp16Session)
 
     def compile(precision: str) -> Path:
         art = tmp_path / precision

@@ -6,6 +6,7 @@
 <artifacts>/export/<stage>/export_meta.json, <graph>.onnx (+ external data)
 <artifacts>/atc/<stage>/atc_meta.json, <graph>[_linux_<arch>].om, atc_<graph>.log
 <artifacts>/tune/tuning.json              the runtime and precision chosen per stage (`vitdet tune`)
+<artifacts>/tune/<stage>/<graph>.int8.onnx, tune/om/<stage>/ (OMs + atc_meta.json): chosen files
 ```
 
 Paths read from a meta or the manifest go through :func:`inside`, which refuses anything that

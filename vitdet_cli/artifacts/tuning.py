@@ -11,13 +11,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from vitdet_cli.artifacts.layout import STAGE_GRAPHS, STAGES, TUNE, TUNING, check_relative
+from vitdet_cli.artifacts.atc_meta import FULL_PRECISION
+from vitdet_cli.artifacts.layout import ATC, STAGE_GRAPHS, STAGES, TUNE, TUNING, check_relative
 from vitdet_cli.atomic import write_json_atomic
 from vitdet_cli.metafile import read_meta
 
-SCHEMA_VERSION = 1
-PRECISIONS = ("fp32", "bf16", "int8")
-"""Precision names a choice may carry; ``fp32`` is the exact path."""
+SCHEMA_VERSION = 2
+"""2 added ``om`` choices (``atc_mode``, ``files`` under ``atc/``); version 1 files still read."""
+PRECISIONS = ("fp32", "bf16", "int8", "mixed", "fp16")
+"""Precision names a choice may carry; ``fp32`` is the exact path. ``mixed`` and ``fp16`` are
+OM stages compiled with a lowering atc mode (``atc_mode`` says which)."""
+FILE_ROOTS = (TUNE, ATC)
+"""Where a choice's ``files`` may lie: graphs/OMs sealed by tune, or OMs ``vitdet atc`` wrote."""
 _HINT = "re-run `vitdet tune ARTIFACTS`, or pass --backend to ignore the tuning"
 
 
@@ -26,17 +31,26 @@ class StageChoice:
     """One stage's choice: ``backend`` (a registered backend name), ``precision`` (one of
     :data:`PRECISIONS`), ``graphs`` (graph → sha256 of the ONNX it was measured on) and
     ``median_ms`` (the stage's measured time, informative); ``files``: graph → the
-    folder-relative graph file run instead of the exported one (``tune/...``, e.g. int8)."""
+    folder-relative file run instead of the exported graph (``tune/...`` e.g. int8 or a tuned
+    OM, or ``atc/...`` an OM of ``vitdet atc`` reused); ``atc_mode``: the atc precision mode the
+    stage's OMs were compiled with (``om`` choices only)."""
 
     backend: str
     precision: str
     graphs: dict[str, str]
     median_ms: float = 0.0
     files: dict[str, str] = field(default_factory=dict)
+    atc_mode: str = ""
 
     @property
     def exact(self) -> bool:
         return self.precision == "fp32"
+
+    @property
+    def label(self) -> str:
+        """``onnxruntime fp32``, ``om mixed (allow_mix_precision)``."""
+        mode = f" ({self.atc_mode})" if self.atc_mode else ""
+        return f"{self.backend} {self.precision}{mode}"
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "StageChoice":
@@ -49,9 +63,18 @@ class StageChoice:
         graphs = {str(k): str(v) for k, v in dict(data["graphs"]).items()}
         files = {str(k): str(v) for k, v in dict(data.get("files", {})).items()}
         for graph, rel in files.items():
-            if graph not in graphs or not check_relative(rel, TUNING).startswith(TUNE + "/"):
-                raise ValueError(f"files: {graph} → {rel!r} is not a tune/ file of a listed graph")
-        return cls(backend, precision, graphs, float(data.get("median_ms", 0.0)), files)
+            top = check_relative(rel, TUNING).split("/")[0]
+            if graph not in graphs or top not in FILE_ROOTS or "/" not in rel:
+                raise ValueError(
+                    f"files: {graph} → {rel!r} is not a tune/ or atc/ file of a listed graph"
+                )
+        atc_mode = str(data.get("atc_mode", ""))
+        if backend == "om" and (not atc_mode or set(files) != set(graphs)):
+            raise ValueError("an om choice needs its atc_mode and a file for every graph")
+        if atc_mode and (precision == "fp32") != (atc_mode in FULL_PRECISION):
+            raise ValueError(f"precision {precision} does not fit atc mode {atc_mode!r}")
+        median = float(data.get("median_ms", 0.0))
+        return cls(backend, precision, graphs, median, files, atc_mode)
 
 
 @dataclass(frozen=True)
@@ -80,7 +103,7 @@ class Tuning:
 
     def describe(self) -> str:
         """``backbone: openvino fp32, rpn: onnxruntime fp32, ...``"""
-        return ", ".join(f"{s}: {c.backend} {c.precision}" for s, c in self.stages.items())
+        return ", ".join(f"{s}: {c.label}" for s, c in self.stages.items())
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

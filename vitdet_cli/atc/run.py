@@ -25,7 +25,7 @@ from vitdet_cli.artifacts import Artifacts
 from vitdet_cli.artifacts.atc_meta import ATC_META_NAME, AtcMeta, OmRecord, write_atc_meta
 from vitdet_cli.artifacts.layout import STAGE_GRAPHS, atc_rel
 from vitdet_cli.artifacts.manifest import write_manifest
-from vitdet_cli.artifacts.meta import StageMeta, parse_stages
+from vitdet_cli.artifacts.meta import parse_stages
 from vitdet_cli.atc.argv import (
     DEFAULT_PRECISION,
     KEEP_DTYPE_FILE,
@@ -192,10 +192,11 @@ def _compile_graph(result: GraphResult, soc: str, progress: Progress = SILENT) -
     result.status = "ok"
 
 
-def _plan_stage(
-    art: Artifacts, stage: str, meta: StageMeta, atc: str, soc: str, precision: str, keep: str
+def plan_stage(
+    art: Artifacts, stage: str, out_dir: Path, atc: str, soc: str, precision: str, keep: str
 ) -> list[GraphResult]:
-    out_dir = art.root / atc_rel(stage)
+    """The atc run of every graph of ``stage`` into ``out_dir`` (nothing run yet)."""
+    meta = art.metas[stage]
     keep_file = out_dir / KEEP_DTYPE_FILE if keep else None
     results = []
     for graph in STAGE_GRAPHS[stage]:
@@ -206,6 +207,61 @@ def _plan_stage(
         om = out_dir / f"{graph}.om"
         results.append(GraphResult(stage, graph, onnx_path, om, argv, log, gmeta.sha256))
     return results
+
+
+def compile_stage(
+    art: Artifacts,
+    results: Sequence[GraphResult],
+    soc: cann.SocResolution,
+    precision_mode: str,
+    keep: str,
+    atc_version: Optional[str],
+    progress: Progress = SILENT,
+) -> Path:
+    """Run the planned atc commands of one stage (:func:`plan_stage`) into their folder and
+    write its ``atc_meta.json`` last (removed first: a half-compiled stage has no meta). The
+    caller seals the folder. Used by ``vitdet atc`` (``atc/<stage>/``) and ``vitdet tune
+    --target npu`` (one folder per stage and precision mode)."""
+    out_dir = results[0].om.parent
+    stage = results[0].stage
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / ATC_META_NAME).unlink(missing_ok=True)
+    if keep:
+        write_bytes_atomic(out_dir / KEEP_DTYPE_FILE, keep.encode())
+    records = {}
+    for result in results:
+        _compile_graph(result, soc.value, progress)
+        records[result.graph] = OmRecord(
+            onnx=result.onnx.relative_to(art.root).as_posix(),
+            onnx_sha256=result.onnx_sha256,  # the manifest checked the file on open
+            om=result.om.name,
+            om_sha256=sha256_file(result.om),
+            om_bytes=result.om_bytes or 0,
+            argv=tuple(result.argv),
+            seconds=round(result.seconds, 3),
+            log=result.log.name,
+        )
+    atc_meta = AtcMeta(
+        stage=stage,
+        graphs=records,
+        soc_version=soc.value,
+        soc_source=soc.source,
+        precision_mode=precision_mode,
+        keep_dtype=keep,
+        atc_version=atc_version,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+    return write_atc_meta(out_dir, atc_meta)
+
+
+def keep_for(precision_mode: str, keep_fp32: bool = True) -> str:
+    """The ``--keep_dtype`` file content for ``precision_mode`` ("" when not passed)."""
+    return keep_dtype_text() if keep_dtype_applies(precision_mode, keep_fp32) else ""
+
+
+def atc_for(atc: Optional[str], dry_run: bool) -> str:
+    """The atc executable (required unless ``dry_run``, which only names it)."""
+    return find_atc(atc) if not dry_run else (atc or cann.atc_path() or "atc")
 
 
 def compile_artifacts(
@@ -232,48 +288,24 @@ def compile_artifacts(
         progress: where each atc run is reported (a task per graph).
     """
     selected = parse_stages(stages)
-    keep = keep_dtype_text() if keep_dtype_applies(precision_mode, keep_fp32) else ""
+    keep = keep_for(precision_mode, keep_fp32)
     art = Artifacts.of(artifacts)
     art.require(selected)
-    root, metas = art.root, art.metas
-    exe = find_atc(atc) if not dry_run else (atc or cann.atc_path() or "atc")
+    root = art.root
+    exe = atc_for(atc, dry_run)
     soc = cann.resolve_soc_version(soc_version)
     report = CompileReport(
         root, soc, precision_mode, bool(keep), exe, None if dry_run else atc_version(exe), dry_run
     )
     for stage in selected:
-        results = _plan_stage(art, stage, metas[stage], exe, soc.value, precision_mode, keep)
-        report.results.extend(results)
-        if dry_run:
-            continue
         out_dir = root / atc_rel(stage)
-        (out_dir / ATC_META_NAME).unlink(missing_ok=True)  # a half-compiled stage has no meta
-        if keep:
-            write_bytes_atomic(out_dir / KEEP_DTYPE_FILE, keep.encode())
-        records = {}
-        for result in results:
-            _compile_graph(result, soc.value, progress)
-            records[result.graph] = OmRecord(
-                onnx=result.onnx.relative_to(root).as_posix(),
-                onnx_sha256=result.onnx_sha256,  # the manifest checked the file on open
-                om=result.om.name,
-                om_sha256=sha256_file(result.om),
-                om_bytes=result.om_bytes or 0,
-                argv=tuple(result.argv),
-                seconds=round(result.seconds, 3),
-                log=result.log.name,
+        results = plan_stage(art, stage, out_dir, exe, soc.value, precision_mode, keep)
+        report.results.extend(results)
+        if not dry_run:
+            version = report.atc_version
+            report.metas.append(
+                compile_stage(art, results, soc, precision_mode, keep, version, progress)
             )
-        atc_meta = AtcMeta(
-            stage=stage,
-            graphs=records,
-            soc_version=soc.value,
-            soc_source=soc.source,
-            precision_mode=precision_mode,
-            keep_dtype=keep,
-            atc_version=report.atc_version,
-            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        )
-        report.metas.append(write_atc_meta(out_dir, atc_meta))
     if not dry_run:
         versions = {**art.manifest.versions, "atc": report.atc_version or "unknown"}
         refresh = [atc_rel(s) for s in selected]

@@ -27,6 +27,15 @@ ImagesOption = typer.Option(
     "ROOT/annotations, else ROOT/val).",
 )
 LimitOption = typer.Option(None, "--limit", help="Use the first N images.")
+SocVersionOption = typer.Option(
+    None,
+    "--soc-version",
+    help="e.g. Ascend910B3 (default: $SOC_VERSION, npu-smi, Ascend910B3).",
+)
+AtcOption = typer.Option(None, "--atc", help="The atc executable (default: atc on PATH).")
+RunnerOption = typer.Option(
+    "auto", "--runner", help="How OMs run: auto (ais_bench, else pyACL), ais_bench or acl."
+)
 
 
 def use_images_limit(max_pixels: Optional[int]) -> None:

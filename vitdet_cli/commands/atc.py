@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from vitdet_cli.atc.argv import DEFAULT_PRECISION
-from vitdet_cli.commands._common import JsonOption, use_json
+from vitdet_cli.commands._common import AtcOption, JsonOption, SocVersionOption, use_json
 from vitdet_cli.report.console import console, emit
 
 
@@ -20,11 +20,7 @@ def command(
     artifacts: Path = typer.Option(
         ..., "--artifacts", help="The --out directory of vitdet export."
     ),
-    soc_version: Optional[str] = typer.Option(
-        None,
-        "--soc-version",
-        help="e.g. Ascend910B3 (default: $SOC_VERSION, npu-smi, Ascend910B3).",
-    ),
+    soc_version: Optional[str] = SocVersionOption,
     precision_mode: str = typer.Option(
         DEFAULT_PRECISION,
         "--precision-mode",
@@ -39,6 +35,7 @@ def command(
         None, "--stages", help="Comma list of backbone,rpn,roi (default: all)."
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the atc commands; run nothing."),
+    atc: Optional[str] = AtcOption,
     json_output: bool = JsonOption,
 ) -> None:
     """Run atc per stage graph; writes atc/<stage>/<graph>.om and atc_meta.json."""
@@ -56,6 +53,7 @@ def command(
         stages=stages,
         dry_run=dry_run,
         keep_fp32=keep_fp32,
+        atc=atc,
         progress=ConsoleProgress(),
     )
 

@@ -1,4 +1,5 @@
-"""`vitdet tune`: time every stage on every CPU runtime, record the fastest faithful one."""
+"""`vitdet tune`: time every stage on every CPU runtime (or as Ascend OMs per atc precision
+mode), record the fastest faithful one."""
 
 from __future__ import annotations
 
@@ -8,13 +9,17 @@ from typing import Optional
 import typer
 
 from vitdet_cli.commands._common import (
+    AtcOption,
     ImagesOption,
     JsonOption,
     LimitOption,
     MaxPixelsOption,
+    RunnerOption,
+    SocVersionOption,
     use_images_limit,
     use_json,
 )
+from vitdet_cli.commands.infer import DeviceIdOption
 from vitdet_cli.report.console import console, emit
 
 
@@ -30,8 +35,15 @@ def command(
         "fp32",
         "--precision",
         help="fp32: exact candidates only (default). auto: also OpenVINO bf16 (where the CPU "
-        "has it) and ONNX Runtime int8, each admitted per stage only when the whole pipeline "
-        "passes the gate on --data (meaningful on trained weights only).",
+        "has it) and ONNX Runtime int8 (--target npu: OMs at allow_mix_precision with "
+        "LayerNorm/Softmax kept fp32, and force_fp16), each admitted per stage only when the "
+        "whole pipeline passes the gate on --data (meaningful on trained weights only).",
+    ),
+    target: str = typer.Option(
+        "cpu",
+        "--target",
+        help="cpu: the host's runtimes. npu: the stages as Ascend OMs, compiled with atc per "
+        "precision mode (must_keep_origin_dtype is the exact one) and run on --device-id.",
     ),
     img: Optional[Path] = typer.Option(
         None, "--img", help="Image whose stage tensors are timed (default: export's sample)."
@@ -51,6 +63,10 @@ def command(
         False, "--dry-run", help="List the candidates; measure and write nothing."
     ),
     max_pixels: Optional[int] = MaxPixelsOption,
+    device_id: int = DeviceIdOption,
+    runner: str = RunnerOption,
+    soc_version: Optional[str] = SocVersionOption,
+    atc: Optional[str] = AtcOption,
     json_output: bool = JsonOption,
 ) -> None:
     """Pick each stage's fastest runtime that reproduces the reference; infer, eval and bench
@@ -62,7 +78,8 @@ def command(
     from vitdet_cli.report.console import spinner
     from vitdet_cli.runtime.images import check_image_file
     from vitdet_cli.tune import tune_artifacts
-    from vitdet_cli.tune.table import candidates_table, reasons
+    from vitdet_cli.tune.npu import NpuOptions
+    from vitdet_cli.tune.table import candidates_table
 
     if img is not None:
         check_image_file(img)  # bad input is named before the folder is opened
@@ -70,24 +87,39 @@ def command(
     if data is not None or images is not None:
         dataset = resolve_dataset(data, images, limit=limit)  # bad input named before opening
     art = Artifacts.open(artifacts)
-    if dataset is None and precision == "auto":
+    if dataset is None and precision == "auto" and not dry_run:  # --dry-run writes nothing
         dataset = resolve_dataset(limit=limit, builtin_for=art.class_names, on_generate=_made)
     with spinner("tuning") as step:
         report = tune_artifacts(
-            art, precision, img, dataset, warmup, repeat, threads, dry_run, on_step=step
+            art,
+            precision,
+            img,
+            dataset,
+            warmup,
+            repeat,
+            threads,
+            dry_run,
+            on_step=step,
+            target=target,
+            npu=NpuOptions(device_id, runner, soc_version, atc),
         )
     data_out = report.to_dict()
 
     def render() -> None:
         if report.dry_run:
             console.print(f"candidates: {', '.join(c.label for c in report.candidates)}")
+            for oms in data_out["om_sets"]:
+                what = f"reuse {oms['reused']}" if oms["reused"] else "compile"
+                console.print(f"{oms['stage']} om {oms['precision']} ({oms['atc_mode']}): {what}")
+                for command in oms["commands"]:
+                    console.print(f"  {command}", markup=False)
             console.print(f"timed on: {report.sample}; nothing measured or written (--dry-run)")
         else:
-            console.print(candidates_table(data_out))
-            for line in reasons(data_out):
-                console.print(line, markup=False)
+            console.print(candidates_table(data_out, console.width))
             chosen = ", ".join(
-                f"{s}: {c['backend']} {c['precision']}" for s, c in data_out["choices"].items()
+                f"{s}: {c['backend']} {c['precision']}"
+                + (f" ({c['atc_mode']})" if c["atc_mode"] else "")
+                for s, c in data_out["choices"].items()
             )
             for p in report.pipelines:
                 console.print(f"whole pipeline, {p['pipeline']}: {p['median_ms']:.1f} ms")

@@ -96,7 +96,8 @@ GATE_SETS = {g.name: g for g in (FP32, FP16)}
 
 def gates_for(artifacts: Artifacts, backend: str) -> GateSet:
     """The gate set for ``backend`` on ``artifacts``: ``fp16`` when it runs OMs that atc may
-    have lowered, or a tuned pipeline with a bf16/int8 stage (the loosest stage decides), else
+    have lowered, or a tuned pipeline with a lowered stage (bf16, int8, an OM of a lowering atc
+    mode: the loosest stage decides), else
     ``fp32``."""
     if backend.startswith(TUNED) and artifacts.tuning is not None:
         lowered = {s: c for s, c in artifacts.tuning.stages.items() if not c.exact}

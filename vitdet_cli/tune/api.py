@@ -13,6 +13,10 @@
    on a dataset (stages tried one at a time, largest saving first, each on top of those
    admitted before).
 5. ``tune/tuning.json`` is written atomically, then the manifest rewritten (as ``atc`` does).
+
+``target="npu"`` tries the stages as Ascend OMs instead, one candidate per atc precision mode
+(:mod:`vitdet_cli.tune.npu`); steps 1, 2, 4 and 5 are the same, the reference stays ONNX
+Runtime fp32 on the host CPU.
 """
 
 from __future__ import annotations
@@ -40,12 +44,23 @@ from vitdet_cli.runtime.host_config import HostConfig
 from vitdet_cli.runtime.images import read_image
 from vitdet_cli.runtime.staged import Recorded, StagedModel
 from vitdet_cli.runtime.timing import StepTimer
-from vitdet_cli.tune.candidates import REFERENCE, Candidate, candidates
+from vitdet_cli.tune.candidates import REFERENCE, Candidate, available_runtimes, candidates
 from vitdet_cli.tune.gate import Gate, judge, run_config
 from vitdet_cli.tune.measure import Trial, measure_stage
+from vitdet_cli.tune.npu import (
+    OM_MODES,
+    NpuOptions,
+    OmPlan,
+    om_candidates,
+    om_files,
+    plan_om,
+    seal_om,
+)
 from vitdet_cli.tune.quantize import quantize_stage, sealed_rel
 
 PRECISION_MODES = ("fp32", "auto")
+TARGETS = ("cpu", "npu")
+Files = dict[tuple[str, Candidate], dict[str, Path]]
 Step = Callable[[str], None]
 
 
@@ -61,19 +76,28 @@ class TuneReport:
     warmup: int
     repeat: int
     dry_run: bool = False
+    target: str = "cpu"
+    om: Optional[OmPlan] = None
+    om_options: dict = field(default_factory=dict)
     trials: list[Trial] = field(default_factory=list)
     choices: dict[str, Trial] = field(default_factory=dict)
     gate: dict = field(default_factory=dict)
     pipelines: list[dict] = field(default_factory=list)
     tuning_file: Optional[Path] = None
-    int8_files: dict[str, dict[str, Path]] = field(default_factory=dict)
-    """stage → graph → its quantized graph in the scratch folder (while tuning)."""
+    files: Files = field(default_factory=dict)
+    """(stage, candidate) → graph → the file it runs instead of the exported graph: a quantized
+    graph in the scratch folder, an OM (while tuning)."""
     int8_errors: dict[str, str] = field(default_factory=dict)
+
+    def files_of(self, choices) -> dict[str, dict[str, Path]]:
+        """stage → graph → file for a configuration (stage → (backend, precision))."""
+        return {s: self.files.get((s, Candidate(*c)), {}) for s, c in choices.items()}
 
     def to_dict(self) -> dict:
         return {
             "artifacts": str(self.artifacts),
             "precision": self.precision,
+            "target": self.target,
             "dry_run": self.dry_run,
             "candidates": [c.label for c in self.candidates],
             "notes": self.notes,
@@ -85,15 +109,22 @@ class TuneReport:
                 s: {
                     "backend": t.candidate.backend,
                     "precision": t.candidate.precision,
+                    "atc_mode": atc_mode(t.candidate),
                     "median_ms": t.median_ms,
                 }
                 for s, t in self.choices.items()
             },
+            "om_sets": [o.to_dict() for o in self.om.sets.values()] if self.om else [],
             "trials": [t.to_dict() for t in self.trials],
             "pipelines": self.pipelines,
             "gate": self.gate,
             "tuning_file": str(self.tuning_file) if self.tuning_file else None,
         }
+
+
+def atc_mode(cand: Candidate) -> str:
+    """The atc precision mode of an ``om`` candidate, else ""."""
+    return OM_MODES[cand.precision][0] if cand.backend == "om" else ""
 
 
 def record_reference(artifacts: Artifacts, image: np.ndarray, threads: int = 0) -> Recorded:
@@ -141,10 +172,19 @@ def tune_artifacts(
     dry_run: bool = False,
     gate: Gate = Gate(),
     on_step: Optional[Step] = None,
+    target: str = "cpu",
+    npu: NpuOptions = NpuOptions(),
 ) -> TuneReport:
     """Tune the folder's stages (see the module doc). ``data``, a resolved dataset with an
     annotation file (``data.resolve``), is required for ``precision="auto"`` to admit any
-    lower-precision stage."""
+    lower-precision stage. ``target`` ``npu`` tunes OMs (``npu``: device, runner, atc, SoC)."""
+    if target not in TARGETS:
+        raise VitdetError(
+            f"--target {target!r} is not one of {', '.join(TARGETS)}",
+            hint="cpu: the host's runtimes; npu: Ascend OMs per atc precision mode",
+            code="bad_target",
+            exit_code=2,
+        )
     if precision not in PRECISION_MODES:
         raise VitdetError(
             f"--precision {precision!r} is not one of {', '.join(PRECISION_MODES)}",
@@ -155,31 +195,35 @@ def tune_artifacts(
     step = on_step or (lambda _m: None)
     art = Artifacts.of(artifacts)
     art.require(STAGES)
-    found, notes = candidates(precision)
-    if Candidate(*REFERENCE) not in found:
+    found, notes = candidates(precision) if target == "cpu" else (om_candidates(precision), [])
+    if available_runtimes()[REFERENCE[0]]:
         raise VitdetError(
             "the tuning reference (onnxruntime fp32) is not usable here",
             hint="install onnxruntime",
             code="backend_unavailable",
         )
     image, source = sample_for(art, img)
-    report = TuneReport(art.root, precision, found, notes, source, warmup, repeat, dry_run)
-    if dry_run:
-        return report
-    step("recording the reference's stage tensors")
-    recorded = record_reference(art, image, threads)
+    report = TuneReport(art.root, precision, found, notes, source, warmup, repeat, dry_run, target)
     with tempfile.TemporaryDirectory(prefix="vitdet-tune-") as scratch:
+        if target == "npu":
+            report.om = plan_om(art, found, Path(scratch) / "om", npu, dry_run)
+            report.om_options = npu.backend()
+        if dry_run:
+            return report
+        step("recording the reference's stage tensors")
+        recorded = record_reference(art, image, threads)
         for stage in STAGES:
             trials = []
             for cand in found:
                 step(f"{stage}: {cand.label}")
-                files = _int8_files(art, stage, Path(scratch), report) if _is_int8(cand) else None
-                if _is_int8(cand) and files is None:
-                    trials.append(Trial(stage, cand, error=report.int8_errors[stage]))
-                    trials[-1].status, trials[-1].why = "failed", trials[-1].error
+                error = _prepare_files(art, stage, cand, Path(scratch), report)
+                if error:
+                    trials.append(Trial(stage, cand, error=error, status="failed", why=error))
                     continue
+                files = report.files.get((stage, cand))
+                om = report.om_options
                 trials.append(
-                    measure_stage(art, stage, cand, recorded, warmup, repeat, threads, files)
+                    measure_stage(art, stage, cand, recorded, warmup, repeat, threads, files, om)
                 )
             report.trials += trials
             report.choices[stage] = choose_exact(trials)
@@ -198,21 +242,32 @@ def _is_int8(cand: Candidate) -> bool:
     return cand.precision == "int8"
 
 
-def _int8_files(art, stage, scratch: Path, report: TuneReport) -> Optional[dict[str, Path]]:
-    """The stage's quantized graphs (made once); None when quantization failed (reason kept)."""
-    if stage not in report.int8_files and stage not in report.int8_errors:
+def _prepare_files(art, stage, cand: Candidate, scratch: Path, report: TuneReport) -> str:
+    """Make the files ``cand`` runs on ``stage`` (int8 graphs, OMs) into ``report.files``;
+    "" when ready (or none needed), else why the candidate cannot run (a failed row)."""
+    if cand.backend == "om":
+        files = om_files(art, report.om, stage, cand)
+        if files:
+            report.files[stage, cand] = files
+        return "" if files else f"atc: {report.om.sets[stage, cand].error}"
+    if not _is_int8(cand):
+        return ""
+    if stage not in report.int8_errors and (stage, cand) not in report.files:
         try:
-            report.int8_files[stage] = quantize_stage(art, stage, scratch)
+            report.files[stage, cand] = quantize_stage(art, stage, scratch)
         except Exception as exc:  # noqa: BLE001 - a graph it cannot quantize: a failed row
             first = (str(exc).strip().splitlines() or [""])[0][:200]
             report.int8_errors[stage] = f"quantization failed: {type(exc).__name__}: {first}"
-    return report.int8_files.get(stage)
+    return report.int8_errors.get(stage, "")
 
 
-def time_config(art, choices, image, warmup: int, repeat: int, threads: int) -> float:
-    """Median ms of the whole pipeline with each stage on its (backend, precision)."""
+def time_config(
+    art, choices, image, warmup: int, repeat: int, threads: int, files=None, om=None
+) -> float:
+    """Median ms of the whole pipeline with each stage on its (backend, precision) (``files``,
+    ``om``: as :class:`TunedBackend` takes them)."""
     times = []
-    with StagedModel(art, TunedBackend(choices, threads)) as model:
+    with StagedModel(art, TunedBackend(choices, threads, files, om)) as model:
         for i in range(warmup + max(1, repeat)):
             timer = StepTimer()
             model(image, timer=timer)
@@ -243,7 +298,8 @@ def confirm_pipeline(art, report, image, warmup, repeat, threads, step) -> None:
     configs = {"tuned": mix, **{r: {s: (r, "fp32") for s in STAGES} for r in runtimes}}
     for name, choices in configs.items():
         step(f"whole pipeline: {name}")
-        ms = time_config(art, choices, image, warmup, repeat, threads)
+        files = report.files_of(choices)
+        ms = time_config(art, choices, image, warmup, repeat, threads, files, report.om_options)
         report.pipelines.append({"pipeline": name, "median_ms": ms})
     best = min(report.pipelines, key=lambda p: p["median_ms"])
     if best["pipeline"] == "tuned":
@@ -274,14 +330,20 @@ def _admit_lowered(art, report, lowered, data, gate, threads, step) -> None:
     ann, images = data.ann_file, list(data.images)
     choices = {s: (t.candidate.backend, t.candidate.precision) for s, t in report.choices.items()}
     step(f"gate: the exact pipeline on {len(images)} images")
-    files = report.int8_files
-    exact = run_config(art, choices, ann, images, threads)
+    om = report.om_options
+    exact = run_config(art, choices, ann, images, threads, files=report.files_of(choices), om=om)
     runs = []
     faster.sort(key=lambda t: t.median_ms - exact_ms[t.stage])  # largest saving first
     for t in faster:
+        admitted = report.choices[t.stage]
+        if not admitted.candidate.exact:  # a faster one of this stage passed already
+            t.status, t.why = "rejected", f"slower than the admitted {admitted.candidate.label}"
+            continue
         trial = {**choices, t.stage: (t.candidate.backend, t.candidate.precision)}
         step(f"gate: {t.stage} on {t.candidate.label}")
-        verdict = judge(run_config(art, trial, ann, images, threads, files=files), exact, gate)
+        files = report.files_of(trial)
+        run = run_config(art, trial, ann, images, threads, files=files, om=om)
+        verdict = judge(run, exact, gate)
         runs.append({"stage": t.stage, "candidate": t.candidate.label, **verdict})
         if verdict["passed"]:
             choices = trial
@@ -313,14 +375,16 @@ def machine() -> dict:
 
 
 def write_result(art: Artifacts, report: TuneReport) -> Path:
-    """``tune/tuning.json`` and the chosen int8 graphs (the old ``tune/`` removed first; the
-    JSON written atomically), then the manifest."""
+    """``tune/tuning.json`` and the chosen int8 graphs and OM sets (the old ``tune/`` removed
+    first; the JSON written atomically), then the manifest."""
     shutil.rmtree(art.root / TUNE, ignore_errors=True)  # nothing unsealed stays to be blessed
     stages = {}
     for s, t in report.choices.items():
         files = {}
-        if _is_int8(t.candidate):
-            for graph, scratch in report.int8_files[s].items():
+        if t.candidate.backend == "om":
+            files = seal_om(art, report.om.sets[s, t.candidate])
+        elif _is_int8(t.candidate):
+            for graph, scratch in report.files[s, t.candidate].items():
                 files[graph] = sealed_rel(s, graph)
                 (art.root / files[graph]).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(scratch, art.root / files[graph])
@@ -330,12 +394,16 @@ def write_result(art: Artifacts, report: TuneReport) -> Path:
             {g: art.graph(s, g).sha256 for g in STAGE_GRAPHS[s]},
             round(t.median_ms, 3),
             files,
+            atc_mode(t.candidate),
         )
+    info = machine()
+    if report.om is not None:
+        info.update(soc_version=report.om.soc.value, atc_version=report.om.atc_version)
     tuning = Tuning(
         stages,
         report.precision,
         report.gate,
-        machine(),
+        info,
         datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
     path = write_tuning(art.root / TUNING, tuning)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 from vitdet_cli.artifacts import Artifacts
 from vitdet_cli.compare.detections import match_detections
@@ -55,10 +55,12 @@ def run_config(
     threads: int = 0,
     on_image: Optional[Callable[[int, Path], None]] = None,
     files: Optional[Mapping[str, Mapping[str, Path]]] = None,
+    om: Optional[Mapping[str, Any]] = None,
 ) -> PipelineRun:
     """The pipeline with each stage on its (backend, precision) over ``images`` (``files``:
-    stage → graph → another file to run, as :class:`TunedBackend` takes)."""
-    with StagedModel(artifacts, TunedBackend(choices, threads, files)) as model:
+    stage → graph → another file to run, ``om``: the om backend's options, as
+    :class:`TunedBackend` takes them)."""
+    with StagedModel(artifacts, TunedBackend(choices, threads, files, om)) as model:
         run = run_images(model, images, None, "none", 0, 1, on_image=on_image)
     return PipelineRun(dict(choices), run.results, coco_metrics(ann_file, images, run.results))
 

@@ -6,7 +6,7 @@ import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Any, Mapping, Optional
 
 from vitdet_cli.artifacts import Artifacts
 from vitdet_cli.artifacts.layout import STAGE_GRAPHS
@@ -92,16 +92,18 @@ def measure_stage(
     repeat: int = 5,
     threads: int = 0,
     files: Optional[dict[str, Path]] = None,
+    om: Optional[Mapping[str, Any]] = None,
 ) -> Trial:
     """Open the stage's graphs on ``candidate`` (``files``: graph → another file to run, e.g.
-    int8), run them ``warmup`` + ``repeat`` times on the recorded feeds; a candidate that cannot
-    load or run gives a failed trial, not an error."""
+    int8 or an OM; ``om``: the om backend's options), run them ``warmup`` + ``repeat`` times
+    on the recorded feeds; a candidate that cannot load or run gives a failed trial, not an
+    error."""
     trial = Trial(stage, candidate)
     sessions = {}
     backend = None
     try:
         choice = {stage: (candidate.backend, candidate.precision)}
-        backend = TunedBackend(choice, threads, {stage: files or {}})
+        backend = TunedBackend(choice, threads, {stage: files or {}}, om)
         for graph in STAGE_GRAPHS[stage]:
             sessions[graph] = backend.open(artifacts, stage, graph)
         outputs = {g: s.run(recorded[stage, g][0]) for g, s in sessions.items()}  # 1st warmup

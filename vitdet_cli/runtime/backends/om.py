@@ -132,11 +132,37 @@ class _AclProcess:
 _ACL_PROCESS = _AclProcess()
 
 
-class _AisEngine:
-    """ais_bench's InferSession."""
+def _check_ais_io(session: Any, om: Path, meta: GraphMeta) -> None:
+    """The OM's inputs and outputs as ais_bench documents them (``get_inputs()`` /
+    ``get_outputs()``: name, shape, datatype) against the meta: count and shapes must agree.
+    Names are not compared (atc may rename output tensors after their nodes), nor datatypes (a
+    lowered OM may return fp16, converted on the way out)."""
+    for kind, want, got in (
+        ("inputs", meta.inputs, session.get_inputs()),
+        ("outputs", meta.outputs, session.get_outputs()),
+    ):
+        shapes = [tuple(int(d) for d in t.shape) for t in got]
+        expected = [tuple(t.shape) for t in want]
+        if shapes != expected:
+            raise VitdetError(
+                f"{om}: the OM's {kind} have shapes {shapes}, its export_meta.json lists "
+                f"{expected}",
+                hint="the OM was compiled from another graph; recompile with `vitdet atc` "
+                "(or re-run `vitdet tune --target npu`)",
+                code="om_mismatch",
+            )
 
-    def __init__(self, ais: ModuleType, device_id: int, om: Path) -> None:
+
+class _AisEngine:
+    """ais_bench's InferSession, refused before any run when its I/O differ from the meta."""
+
+    def __init__(self, ais: ModuleType, device_id: int, om: Path, meta: GraphMeta) -> None:
         self._session = ais.InferSession(device_id, str(om))
+        try:
+            _check_ais_io(self._session, om, meta)
+        except BaseException:
+            self._session.free_resource()
+            raise
 
     def infer(self, arrays: list[np.ndarray]) -> list:
         return self._session.infer(arrays, mode="static")
@@ -315,18 +341,22 @@ class OmBackend(Backend):
         return True, name
 
     def open(self, artifacts: Artifacts, stage: str, graph: str) -> OmSession:
+        return self.open_file(artifacts, stage, graph, artifacts.om_path(stage, graph))
+
+    def open_file(self, artifacts: Artifacts, stage: str, graph: str, path: Path) -> OmSession:
+        """Run the OM ``path`` as ``graph`` (e.g. one ``vitdet tune`` compiled with another
+        precision mode); its inputs and outputs must still be the meta's."""
         meta = artifacts.graph(stage, graph)
-        om = artifacts.om_path(stage, graph)
         runner, module = select_runner(self.runner)
         try:
             if runner == "ais_bench":
-                engine: Any = _AisEngine(module, self.device_id, om)
+                engine: Any = _AisEngine(module, self.device_id, path, meta)
             else:
-                engine = _AclEngine(module, self.device_id, om, meta)
+                engine = _AclEngine(module, self.device_id, path, meta)
         except VitdetError:
             raise
         except Exception as exc:  # runtime errors from the vendor libraries
             raise VitdetError(
-                f"{runner} could not load {om}: {exc}", hint=SET_ENV_HINT, code="om_load_failed"
+                f"{runner} could not load {path}: {exc}", hint=SET_ENV_HINT, code="om_load_failed"
             ) from None
         return OmSession(stage, graph, meta, engine)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Mapping, Optional
 
 from vitdet_cli.artifacts import Artifacts
-from vitdet_cli.artifacts.layout import TUNING
+from vitdet_cli.artifacts.layout import ATC, TUNING
 from vitdet_cli.errors import VitdetError
 from vitdet_cli.runtime.backends import get_backend
 from vitdet_cli.runtime.backends.base import Backend, StageSession
@@ -25,16 +25,30 @@ OV_PRECISION = {"fp32": "f32", "bf16": "bf16"}
 """Tuning precision → OpenVINO's inference precision hint."""
 
 
-def stage_backend(name: str, precision: str = "fp32", threads: int = 0) -> Backend:
-    """A CPU backend ``name`` running at ``precision`` (``fp32``; ``bf16`` on OpenVINO; ``int8``
-    on ONNX Runtime, which runs the quantized graph file it is given)."""
+OM_PRECISIONS = ("fp32", "mixed", "fp16")
+"""Precisions of ``om`` stages: each runs the OM files compiled with that atc mode."""
+OM_OPTIONS = ("device_id", "runner")
+"""Backend options that reach ``om`` stages (the NPU id and ais_bench/acl)."""
+NEEDS_FILES = {"int8", "mixed", "fp16"}
+"""Precisions that run another file than the exported graph (or ``vitdet atc``'s OM)."""
+
+
+def stage_backend(
+    name: str, precision: str = "fp32", threads: int = 0, om: Optional[Mapping] = None
+) -> Backend:
+    """A backend ``name`` running at ``precision``: on the CPU ``fp32``, ``bf16`` on OpenVINO,
+    ``int8`` on ONNX Runtime (which runs the quantized graph file it is given); ``om`` at the
+    precision of the OM files it is given (``om``: its options, e.g. ``device_id``)."""
     if name == "openvino" and precision in OV_PRECISION:
         return get_backend(name, threads=threads, precision=OV_PRECISION[precision])
     if name == "onnxruntime" and precision in ("fp32", "int8"):
         return get_backend(name, device="cpu", threads=threads)
+    if name == "om" and precision in OM_PRECISIONS:
+        return get_backend(name, **dict(om or {}))
     raise VitdetError(
-        f"no CPU candidate {name} at {precision}",
-        hint="re-run `vitdet tune`; candidates are onnxruntime fp32/int8, openvino fp32/bf16",
+        f"no candidate {name} at {precision}",
+        hint="re-run `vitdet tune`; candidates are onnxruntime fp32/int8, openvino fp32/bf16, "
+        f"om {'/'.join(OM_PRECISIONS)}",
         code="bad_candidate",
     )
 
@@ -62,7 +76,10 @@ class TunedBackend(Backend):
     Args:
         choices: stage → (backend name, precision), e.g. from :class:`Tuning`.
         threads: intra-op threads of every backend (0 = each runtime's default).
-        files: stage → graph → the quantized graph file of each ``int8`` stage.
+        files: stage → graph → the file each graph runs instead of its default: the quantized
+            graph of an ``int8`` stage, the OM of an ``om`` stage (required for precisions in
+            :data:`NEEDS_FILES`; an ``om`` stage without one runs ``vitdet atc``'s OM).
+        om: options of ``om`` stages (``device_id``, ``runner``).
     """
 
     name = TUNED
@@ -72,21 +89,36 @@ class TunedBackend(Backend):
         choices: Mapping[str, tuple[str, str]],
         threads: int = 0,
         files: Optional[Mapping[str, Mapping[str, Path]]] = None,
+        om: Optional[Mapping[str, Any]] = None,
     ) -> None:
         self.choices = dict(choices)
         self.threads = threads
         self.files = {s: dict(f) for s, f in (files or {}).items()}
+        self.om = dict(om or {})
         self._backends: dict[tuple[str, str], Backend] = {}
 
     @classmethod
-    def from_tuning(cls, artifacts: Artifacts, threads: int = 0) -> "TunedBackend":
+    def from_tuning(
+        cls, artifacts: Artifacts, threads: int = 0, om: Optional[Mapping[str, Any]] = None
+    ) -> "TunedBackend":
         """The folder's current tuning (refused when stale); its files checked as sealed."""
         tuning = artifacts.current_tuning()
+        for stage, c in tuning.stages.items():
+            reused = any(rel.startswith(ATC + "/") for rel in c.files.values())
+            if reused and artifacts.atc_meta(stage).precision_mode != c.atc_mode:
+                raise VitdetError(
+                    f"{artifacts.root / TUNING} chose {stage}'s OMs of `vitdet atc` at "
+                    f"{c.atc_mode}; they were recompiled since at "
+                    f"{artifacts.atc_meta(stage).precision_mode}",
+                    hint=f"vitdet tune {artifacts.root} --target npu",
+                    code="tuning_stale",
+                )
         files = {
             s: {g: artifacts.path(rel, TUNING) for g, rel in c.files.items()}
             for s, c in tuning.stages.items()
         }
-        return cls({s: (c.backend, c.precision) for s, c in tuning.stages.items()}, threads, files)
+        choices = {s: (c.backend, c.precision) for s, c in tuning.stages.items()}
+        return cls(choices, threads, files, om)
 
     def describe(self) -> str:
         return ", ".join(f"{s}: {b} {p}" for s, (b, p) in self.choices.items())
@@ -94,18 +126,18 @@ class TunedBackend(Backend):
     def open(self, artifacts: Artifacts, stage: str, graph: str) -> StageSession:
         key = self.choices[stage]
         if key not in self._backends:
-            self._backends[key] = stage_backend(*key, threads=self.threads)
+            self._backends[key] = stage_backend(*key, threads=self.threads, om=self.om)
         backend = self._backends[key]
-        if key[1] != "int8":
-            return TunedSession(backend.open(artifacts, stage, graph), *key)
         path = self.files.get(stage, {}).get(graph)
-        if path is None:
+        if path is not None:
+            return TunedSession(backend.open_file(artifacts, stage, graph, path), *key)
+        if key[1] in NEEDS_FILES:
             raise VitdetError(
-                f"no int8 graph file given for {stage}/{graph}",
+                f"no {key[1]} file given for {stage}/{graph}",
                 hint="re-run `vitdet tune --precision auto`",
                 code="bad_candidate",
             )
-        return TunedSession(backend.open_file(artifacts, stage, graph, path), *key)
+        return TunedSession(backend.open(artifacts, stage, graph), *key)
 
     def close(self) -> None:
         for backend in self._backends.values():
@@ -123,7 +155,8 @@ def open_backend(
     if name == AUTO:
         name = TUNED if artifacts.tuning is not None else DEFAULT
     if name == TUNED:
-        return TunedBackend.from_tuning(artifacts, options.get("threads", 0))
+        om = {k: options[k] for k in OM_OPTIONS if k in options}
+        return TunedBackend.from_tuning(artifacts, options.get("threads", 0), om)
     return get_backend(name, **options)
 
 
