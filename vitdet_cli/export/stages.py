@@ -87,11 +87,20 @@ class RoiFeatures(nn.Module):
         return lvl.clamp(min=0, max=len(self.strides) - 1)
 
     def forward(self, feats: Sequence[Tensor], rois: Tensor) -> Tensor:
+        """Pool every RoI on every level, keep each RoI's own level. On a level not its own a
+        RoI's box is shrunk to the point (0, 0) first: its pooled values are zeroed either way,
+        but adaptive sampling (ratio 0) takes about (box side / stride / out)² samples per bin,
+        so a large RoI pooled on p2 cost far more than on its own level (ViT-B at 1024, bbox
+        graph on ONNX Runtime: RoiAlign 1.70 of 3.83 s before). A point box has zero samples
+        (ONNX and mmcv both then output 0); the kept RoIs' boxes are unchanged (× 1), so the
+        result is bit for bit the same."""
         lvl = self.levels(rois)
         out = None
         for i, (feat, stride) in enumerate(zip(feats, self.strides)):
-            pooled = _RoiAlign.apply(feat, rois, self.out, 1.0 / stride, self.ratio)
-            pooled = pooled * (lvl == i).to(pooled.dtype).view(-1, 1, 1, 1)
+            keep = (lvl == i).to(rois.dtype).view(-1, 1)
+            own = torch.cat([rois[:, :1], rois[:, 1:] * keep], dim=1)
+            pooled = _RoiAlign.apply(feat, own, self.out, 1.0 / stride, self.ratio)
+            pooled = pooled * keep.view(-1, 1, 1, 1)
             out = pooled if out is None else out + pooled
         return out
 
