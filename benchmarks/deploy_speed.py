@@ -41,7 +41,8 @@ def _prepare(args) -> tuple[Path, Path, Path]:
     return ckpt, config, image
 
 
-def time_torch(ckpt: Path, config: Path, image: Path, repeat: int) -> list[float]:
+def torch_runner(ckpt: Path, config: Path, image: Path):
+    """A callable that runs ``image`` end to end in PyTorch eager (MMDetection's pipeline)."""
     import torch
 
     from vitdet_cli.evaluation.checkpoint import empty_masks_outside_image, eval_pipeline
@@ -49,14 +50,23 @@ def time_torch(ckpt: Path, config: Path, image: Path, repeat: int) -> list[float
 
     trained = load_trained_model(ckpt, config)
     pipeline = eval_pipeline(trained.img_size)
-    times = []
-    for i in range(repeat + 1):  # first run is warm-up
-        t0 = time.perf_counter()
+
+    def run() -> None:
         packed = pipeline(dict(img_path=str(image), img_id=0))
         batch = dict(inputs=[packed["inputs"]], data_samples=[packed["data_samples"]])
         with torch.no_grad(), empty_masks_outside_image():
             (sample,) = trained.model.test_step(batch)
         sample.pred_instances.masks.numpy()
+
+    return run
+
+
+def time_torch(ckpt: Path, config: Path, image: Path, repeat: int) -> list[float]:
+    run = torch_runner(ckpt, config, image)
+    times = []
+    for i in range(repeat + 1):  # first run is warm-up
+        t0 = time.perf_counter()
+        run()
         if i:
             times.append((time.perf_counter() - t0) * 1e3)
     return times

@@ -5,6 +5,9 @@ Builds the model as ``deploy_speed.py`` does (random weights of the preset: timi
 depend on them; accuracy cannot be judged on them), exports it, runs the tuner on the export
 (every stage on every CPU runtime with real stage inputs), then times the whole pipeline three
 ways on the same photo. Prints per stage each candidate's median and the choice, and the ratios.
+The end-to-end timings are interleaved: each round runs every configuration once (in a rotated
+order), so a load that comes and goes on a shared machine slows them alike; timed one after the
+other, a neighbour's test run during one of them moved the ratio from 2.4x to 1.3x.
 
     .venv/bin/python benchmarks/tuned_speed.py [--preset vit-b] [--img-size 1024]
         [--classes 80] [--repeat 3] [--work /tmp/vitdet_tuned] [--reuse] [--json]
@@ -20,12 +23,15 @@ from __future__ import annotations
 
 import json
 import statistics
+import time
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Callable
 
 from deploy_speed import (  # same folder: the model and photo they build
     _prepare,
     model_args,
-    time_torch,
+    torch_runner,
 )
 
 
@@ -38,20 +44,35 @@ def prepared(args) -> tuple[Path, Path, Path]:
     return _prepare(args)
 
 
-def time_pipeline(artifacts, backend, image: Path, repeat: int) -> tuple[float, str]:
-    """(median ms per image, what ran) of the staged pipeline on ``backend`` (a name, or
-    stage → (runtime, precision))."""
+def pipeline_runner(stack: ExitStack, artifacts, backend, image: Path) -> tuple[Callable, str]:
+    """(a callable that runs ``image`` through the staged pipeline, what runs) on ``backend``
+    (a name, or stage → (runtime, precision)); the model is closed with ``stack``."""
     from vitdet_cli.runtime.backends.tuned import TunedBackend, backend_label, open_backend
-    from vitdet_cli.runtime.infer import run_images
+    from vitdet_cli.runtime.images import read_image
     from vitdet_cli.runtime.staged import StagedModel
 
     if isinstance(backend, dict):
         backend = TunedBackend(backend)
     else:
         backend = open_backend(artifacts, backend)
-    with StagedModel(artifacts, backend) as model:
-        run = run_images(model, [image], None, "none", warmup=1, repeat=repeat)
-        return run.stats.total.median, backend_label(model.backend)
+    model = stack.enter_context(StagedModel(artifacts, backend))
+    pixels = read_image(image)
+    return (lambda: model(pixels)), backend_label(model.backend)
+
+
+def interleaved(runners: dict[str, Callable], repeat: int) -> dict[str, float]:
+    """Median ms of each runner: one warm-up each, then ``repeat`` rounds of one run each,
+    the order rotated every round."""
+    for run in runners.values():
+        run()
+    names = list(runners)
+    times: dict[str, list[float]] = {n: [] for n in names}
+    for r in range(repeat):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            t0 = time.perf_counter()
+            runners[name]()
+            times[name].append((time.perf_counter() - t0) * 1e3)
+    return {n: statistics.median(t) for n, t in times.items()}
 
 
 def main() -> None:
@@ -68,17 +89,20 @@ def main() -> None:
     art = Artifacts.open(args.work / "artifacts")
     report = tune_artifacts(art, "fp32", img=image, warmup=1, repeat=args.repeat)
     art = Artifacts.open(args.work / "artifacts")  # now with tune/tuning.json
-    tuned_ms, tuned_label = time_pipeline(art, "tuned", image, args.repeat)
-    ort_ms, _ = time_pipeline(art, "onnxruntime", image, args.repeat)
-    also = {}
-    if args.also:
-        choices = {s: (c.backend, c.precision) for s, c in art.tuning.stages.items()}
-        for item in args.also:
-            stage, _, spec = item.partition("=")
-            choices[stage] = tuple(spec.split(":", 1))
-        ms, label = time_pipeline(art, choices, image, args.repeat)
-        also = {"config": label, "ms": round(ms, 1)}
-    torch_ms = statistics.median(time_torch(ckpt, config, image, args.repeat))
+    with ExitStack() as stack:
+        runners, labels = {}, {}
+        runners["tuned"], tuned_label = pipeline_runner(stack, art, "tuned", image)
+        runners["onnxruntime"], _ = pipeline_runner(stack, art, "onnxruntime", image)
+        if args.also:
+            choices = {s: (c.backend, c.precision) for s, c in art.tuning.stages.items()}
+            for item in args.also:
+                stage, _, spec = item.partition("=")
+                choices[stage] = tuple(spec.split(":", 1))
+            runners["also"], labels["also"] = pipeline_runner(stack, art, choices, image)
+        runners["torch"] = torch_runner(ckpt, config, image)
+        medians = interleaved(runners, args.repeat)
+    tuned_ms, ort_ms, torch_ms = medians["tuned"], medians["onnxruntime"], medians["torch"]
+    also = {"config": labels["also"], "ms": round(medians["also"], 1)} if args.also else {}
     stages = {}
     for stage, chosen in report.choices.items():
         stages[stage] = {
