@@ -255,6 +255,7 @@ class OnnxOmSession:
     collapse: frozenset = frozenset()
     always_fp16 = False
     loaded: list = []
+    devices: list = []
 
     def __init__(self, device_id: int, model_path: str) -> None:
         import onnxruntime as ort
@@ -267,6 +268,7 @@ class OnnxOmSession:
         self.stage = Path(model_path).parent.name
         self.session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
         type(self).loaded.append((str(model_path), self.mode))
+        type(self).devices.append(device_id)
 
     def _specs(self, args) -> list:
         spec = types.SimpleNamespace

@@ -205,6 +205,9 @@ def test_cli_npu_dry_run_tune_and_infer(cli, cli_json, folder, npu, tmp_path, mo
     _, out = cli_json(*infer, str(tmp_path / "o"))
     assert out["backend"].startswith("tuned (backbone: om fp32")
     assert {Path(p).parent.parent.name for p, _ in npu.session.loaded} == {"om"}
+    npu.session.devices.clear()
+    cli_json(*infer, str(tmp_path / "d"), "--device-id", "3")  # reaches the tuned om stages
+    assert set(npu.session.devices) == {3}
 
 
 def test_npu_without_runner_or_atc_is_refused_before_writing(cli, folder, tmp_path, monkeypatch):

@@ -38,7 +38,7 @@ REFERENCE_DEVICES = ("cpu", "npu", "cuda")
 
 def backend_options(backend: str, device_id: int) -> dict:
     """Constructor options of a backend from the CLI's flags."""
-    return {"device_id": device_id} if backend == "om" else {}
+    return {"device_id": device_id} if backend in ("om", "auto", "tuned") else {}
 
 
 def reference_options(

@@ -150,10 +150,13 @@ def open_backend(
 ) -> Backend:
     """The backend ``name`` for ``artifacts``: ``auto`` → the tuned pipeline when the folder
     holds ``tune/tuning.json`` (refused when stale), else ONNX Runtime; ``tuned`` → the tuning
-    (required); any other name → that backend on every stage."""
+    (required); any other name → that backend on every stage. The om options (``device_id``,
+    ``runner``) reach only om stages: ``auto`` without a tuning drops them."""
     options = dict(options or {})
     if name == AUTO:
         name = TUNED if artifacts.tuning is not None else DEFAULT
+        if name == DEFAULT:
+            options = {k: v for k, v in options.items() if k not in OM_OPTIONS}
     if name == TUNED:
         om = {k: options[k] for k in OM_OPTIONS if k in options}
         return TunedBackend.from_tuning(artifacts, options.get("threads", 0), om)
