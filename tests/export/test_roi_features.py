@@ -40,9 +40,9 @@ def test_roi_features_equal_mmdet_extractor_bit_for_bit(ratio):
         torch.testing.assert_close(ours(feats, rois), extractor(feats, rois), rtol=0, atol=0)
 
 
-def test_off_level_rois_are_pooled_as_points(monkeypatch):
-    """Each level's RoiAlign gets the RoIs of other levels as the point (0, 0), batch index
-    kept, and its own RoIs unchanged."""
+def test_off_level_rois_are_pooled_as_one_pixel(monkeypatch):
+    """Each level's RoiAlign gets the RoIs of other levels as one feature pixel at (0, 0),
+    batch index kept, and its own RoIs unchanged."""
     import torch
 
     from vitdet_cli.export import stages
@@ -64,5 +64,29 @@ def test_off_level_rois_are_pooled_as_points(monkeypatch):
     for i, boxes in enumerate(seen):
         own = lvl == i
         torch.testing.assert_close(boxes[own], rois[own], rtol=0, atol=0)
-        assert not boxes[~own][:, 1:].any()
+        pixel = torch.tensor([0.0, 0.0, module.strides[i], module.strides[i]])
+        assert (boxes[~own][:, 1:] == pixel).all()
         torch.testing.assert_close(boxes[:, 0], rois[:, 0], rtol=0, atol=0)
+
+
+def test_exported_roi_features_run_finite_on_openvino(tmp_path):
+    """The exported graph with adaptive sampling on OpenVINO equals ONNX Runtime (a zero-size
+    off-level box made OpenVINO's RoiAlign return NaN for every RoI)."""
+    import numpy as np
+    import torch
+
+    ov = pytest.importorskip("openvino")
+    ort = pytest.importorskip("onnxruntime")
+    from vitdet_cli.export.stages import RoiFeatures
+
+    extractor, feats, rois = _case(0)
+    module = RoiFeatures(extractor).eval()
+    path = tmp_path / "roi.onnx"
+    names = [f"p{i}" for i in range(4)]
+    torch.onnx.export(module, (feats, rois), str(path), input_names=[*names, "rois"],
+                      output_names=["out"], opset_version=16, dynamo=False)  # fmt: skip
+    feed = {n: f.numpy() for n, f in zip(names, feats)} | {"rois": rois.numpy()}
+    want = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, feed)[0]
+    got = ov.Core().compile_model(str(path), "CPU")(feed)[0]
+    assert np.isfinite(got).all()
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)

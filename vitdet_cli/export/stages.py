@@ -89,18 +89,20 @@ class RoiFeatures(nn.Module):
 
     def forward(self, feats: Sequence[Tensor], rois: Tensor) -> Tensor:
         """Pool every RoI on every level, keep each RoI's own level. On a level not its own a
-        RoI's box is shrunk to the point (0, 0) first: its pooled values are zeroed either way,
-        but adaptive sampling (ratio 0) takes about (box side / stride / out)² samples per bin,
-        so a large RoI pooled on p2 cost far more than on its own level. ViT-B at 1024, bbox
-        graph on ONNX Runtime, 2 busy cores: 1000 RoIs of 8–300 px sides 3.8 → 2.5 s (RoiAlign
-        had been 1.7 s of it); the random-weight benchmark's proposals (96% on p2 already)
-        1.59 → 1.44 s. A point box has zero samples (ONNX and mmcv both then output 0); the
-        kept RoIs' boxes are unchanged (× 1), so the result is bit for bit the same."""
+        RoI's box is shrunk to one feature pixel at (0, 0) first: its pooled values are zeroed
+        either way, but adaptive sampling (ratio 0) takes about (box side / stride / out)²
+        samples per bin, so a large RoI pooled on p2 cost far more than on its own level. ViT-B
+        at 1024, bbox graph on ONNX Runtime, 2 busy cores: 1000 RoIs of 8–300 px sides 3.8 →
+        2.5 s (RoiAlign had been 1.7 s of it); the random-weight benchmark's proposals (96% on
+        p2 already) 1.59 → 1.44 s. One pixel, not a point: a zero-size box makes adaptive
+        sampling 0/0, which OpenVINO's RoiAlign returns as NaN (and NaN × 0 stays NaN). The
+        kept RoIs' boxes are unchanged (× 1 + 0), so the result is bit for bit the same."""
         lvl = self.levels(rois)
         out = None
         for i, (feat, stride) in enumerate(zip(feats, self.strides)):
             keep = (lvl == i).to(rois.dtype).view(-1, 1)
-            own = torch.cat([rois[:, :1], rois[:, 1:] * keep], dim=1)
+            pixel = rois.new_tensor([[0.0, 0.0, stride, stride]])
+            own = torch.cat([rois[:, :1], rois[:, 1:] * keep + pixel * (1 - keep)], dim=1)
             pooled = _RoiAlign.apply(feat, own, self.out, 1.0 / stride, self.ratio)
             pooled = pooled * keep.view(-1, 1, 1, 1)
             out = pooled if out is None else out + pooled
