@@ -35,7 +35,7 @@ DEMO_ARTIFACTS = Path("outputs/demo/artifacts")
 def run(argv: list[str]) -> str:
     print("+", " ".join(argv), file=sys.stderr)
     proc = subprocess.run(argv, capture_output=True, text=True)
-    if proc.returncode not in (0, 1):
+    if proc.returncode not in (0, 1) or not proc.stdout.strip():  # 1: a failed row, e.g. om
         raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
     return proc.stdout
 

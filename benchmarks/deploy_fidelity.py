@@ -18,8 +18,11 @@ import json
 import tempfile
 from pathlib import Path
 
-from vitdet_cli.compare.api import compare, dataset_images
+from vitdet_cli.compare.api import compare
 from vitdet_cli.data.photos import write_photo_set
+from vitdet_cli.data.resolve import from_annotations
+
+ORT = "onnxruntime"  # the staged ONNX Runtime pipeline, whatever the folder's tuning chose
 
 
 def _line(name: str, report) -> dict:
@@ -49,10 +52,10 @@ def main() -> None:
     ann = args.data / "annotations" / "instances_val.json"
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        val = dataset_images(ann, args.data / "val")
-        rows.append(_line("synthetic val", compare(args.artifacts, val, ann_file=ann)))
+        val = list(from_annotations(ann, args.data / "val").images)
+        rows.append(_line("synthetic val", compare(args.artifacts, val, ORT, ann_file=ann)))
         photos = write_photo_set(Path(tmp) / "photos")
-        rows.append(_line("photographs", compare(args.artifacts, photos)))
+        rows.append(_line("photographs", compare(args.artifacts, photos, ORT)))
     if args.json:
         print(json.dumps(rows, indent=2))
         return
