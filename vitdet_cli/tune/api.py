@@ -178,20 +178,10 @@ def tune_artifacts(
     """Tune the folder's stages (see the module doc). ``data``, a resolved dataset with an
     annotation file (``data.resolve``), is required for ``precision="auto"`` to admit any
     lower-precision stage. ``target`` ``npu`` tunes OMs (``npu``: device, runner, atc, SoC)."""
-    if target not in TARGETS:
-        raise VitdetError(
-            f"--target {target!r} is not one of {', '.join(TARGETS)}",
-            hint="cpu: the host's runtimes; npu: Ascend OMs per atc precision mode",
-            code="bad_target",
-            exit_code=2,
-        )
-    if precision not in PRECISION_MODES:
-        raise VitdetError(
-            f"--precision {precision!r} is not one of {', '.join(PRECISION_MODES)}",
-            hint="fp32: exact candidates only; auto: lower precision where the gate passes",
-            code="bad_precision",
-            exit_code=2,
-        )
+    _one_of("target", target, TARGETS, "cpu: the host's runtimes; npu: Ascend OMs per atc "
+            "precision mode")  # fmt: skip
+    _one_of("precision", precision, PRECISION_MODES,
+            "fp32: exact candidates only; auto: lower precision where the gate passes")  # fmt: skip
     step = on_step or (lambda _m: None)
     art = Artifacts.of(artifacts)
     art.require(STAGES)
@@ -236,6 +226,17 @@ def tune_artifacts(
                 t.status, t.why = "rejected", "not exact (--precision fp32)"
         report.tuning_file = write_result(art, report)
     return report
+
+
+def _one_of(option: str, value: str, allowed, hint: str) -> None:
+    """A usage error (``bad_<option>``, exit 2) unless ``value`` is one of ``allowed``."""
+    if value not in allowed:
+        raise VitdetError(
+            f"--{option} {value!r} is not one of {', '.join(allowed)}",
+            hint=hint,
+            code=f"bad_{option}",
+            exit_code=2,
+        )
 
 
 def _is_int8(cand: Candidate) -> bool:
