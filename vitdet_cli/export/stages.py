@@ -7,9 +7,9 @@
 
 Anchors, decoding, NMS and mask pasting stay on the host (numpy). The RoI graphs map each RoI
 to its pyramid level inside the graph (every level pools every RoI, those of other levels as a
-one-pixel box that costs almost nothing, then a mask selects — static shapes, as mmdet's own ONNX path
-does) and pool with ONNX ``RoiAlign``. In eager mode the same
-modules pool with mmcv's ``roi_align``, i.e. exactly what the trained model does.
+one-pixel box that costs almost nothing, then a mask selects — static shapes, as mmdet's own
+ONNX path does) and pool with ONNX ``RoiAlign``. In eager mode the same modules pool with
+mmcv's ``roi_align``, i.e. exactly what the trained model does.
 """
 
 from __future__ import annotations
