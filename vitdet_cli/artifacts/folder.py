@@ -15,6 +15,7 @@ from typing import Any, Iterable, Optional
 
 from vitdet_cli.artifacts.atc_meta import ATC_META_NAME, AtcMeta, read_atc_meta
 from vitdet_cli.artifacts.layout import (
+    ATC,
     MANIFEST,
     MODEL_CONFIG,
     STAGES,
@@ -184,8 +185,9 @@ class Artifacts:
         return read_model_config(self.path(MODEL_CONFIG))
 
     def current_tuning(self) -> Tuning:
-        """The tuning, refused when missing or measured on other graphs than the sealed ones
-        (a stage re-exported since ``vitdet tune`` ran)."""
+        """The tuning, refused when missing, measured on other graphs than the sealed ones (a
+        stage re-exported since ``vitdet tune`` ran) or choosing ``vitdet atc``'s OMs that were
+        recompiled since at another precision mode."""
         hint = f"vitdet tune {self.root}   (or pass --backend NAME to run one backend)"
         if self.tuning is None:
             raise VitdetError(
@@ -200,6 +202,15 @@ class Artifacts:
                         hint="the stage was re-exported since; " + hint,
                         code="tuning_stale",
                     )
+            reused = any(rel.startswith(ATC + "/") for rel in choice.files.values())
+            if reused and self.atc_meta(stage).precision_mode != choice.atc_mode:
+                raise VitdetError(
+                    f"{self.root / TUNING} chose {stage}'s OMs of `vitdet atc` at "
+                    f"{choice.atc_mode}; they were recompiled since at "
+                    f"{self.atc_meta(stage).precision_mode}",
+                    hint=f"vitdet tune {self.root} --target npu",
+                    code="tuning_stale",
+                )
         return self.tuning
 
     # ------------------------------------------------------------------ atc

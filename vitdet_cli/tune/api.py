@@ -39,12 +39,13 @@ from vitdet_cli.artifacts.tuning import StageChoice, Tuning, write_tuning
 from vitdet_cli.data.resolve import Dataset
 from vitdet_cli.data.synth import sample_image
 from vitdet_cli.errors import VitdetError
+from vitdet_cli.runtime.backends import backend_class
 from vitdet_cli.runtime.backends.tuned import TunedBackend, stage_backend
 from vitdet_cli.runtime.host_config import HostConfig
 from vitdet_cli.runtime.images import read_image
 from vitdet_cli.runtime.staged import Recorded, StagedModel
 from vitdet_cli.runtime.timing import StepTimer
-from vitdet_cli.tune.candidates import REFERENCE, Candidate, available_runtimes, candidates
+from vitdet_cli.tune.candidates import REFERENCE, Candidate, candidates
 from vitdet_cli.tune.gate import Gate, judge, run_config
 from vitdet_cli.tune.measure import Trial, measure_stage
 from vitdet_cli.tune.npu import (
@@ -186,7 +187,7 @@ def tune_artifacts(
     art = Artifacts.of(artifacts)
     art.require(STAGES)
     found, notes = candidates(precision) if target == "cpu" else (om_candidates(precision), [])
-    if available_runtimes()[REFERENCE[0]]:
+    if not backend_class(REFERENCE[0]).available()[0]:  # the reference only, whatever target
         raise VitdetError(
             "the tuning reference (onnxruntime fp32) is not usable here",
             hint="install onnxruntime",

@@ -135,8 +135,9 @@ def plan_om(
             keep = keep_for(mode, keep_fp32)
             files = _reusable(art, stage, mode, keep, soc.value)
             folder = art.root / atc_rel(stage) if files else scratch / cand.precision / stage
-            sets[stage, cand] = OmSet(stage, cand.precision, mode, keep, folder, bool(files))
-            sets[stage, cand].files = files
+            sets[stage, cand] = OmSet(
+                stage, cand.precision, mode, keep, folder, bool(files), files=files
+            )
     exe = None
     if any(not s.reused for s in sets.values()):
         exe = atc_for(opts.atc, dry_run)

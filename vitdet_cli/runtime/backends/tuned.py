@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Mapping, Optional
 
 from vitdet_cli.artifacts import Artifacts
-from vitdet_cli.artifacts.layout import ATC, TUNING
+from vitdet_cli.artifacts.layout import TUNING
 from vitdet_cli.errors import VitdetError
 from vitdet_cli.runtime.backends import get_backend
 from vitdet_cli.runtime.backends.base import Backend, StageSession
@@ -103,16 +103,6 @@ class TunedBackend(Backend):
     ) -> "TunedBackend":
         """The folder's current tuning (refused when stale); its files checked as sealed."""
         tuning = artifacts.current_tuning()
-        for stage, c in tuning.stages.items():
-            reused = any(rel.startswith(ATC + "/") for rel in c.files.values())
-            if reused and artifacts.atc_meta(stage).precision_mode != c.atc_mode:
-                raise VitdetError(
-                    f"{artifacts.root / TUNING} chose {stage}'s OMs of `vitdet atc` at "
-                    f"{c.atc_mode}; they were recompiled since at "
-                    f"{artifacts.atc_meta(stage).precision_mode}",
-                    hint=f"vitdet tune {artifacts.root} --target npu",
-                    code="tuning_stale",
-                )
         files = {
             s: {g: artifacts.path(rel, TUNING) for g, rel in c.files.items()}
             for s, c in tuning.stages.items()
