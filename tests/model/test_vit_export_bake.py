@@ -84,3 +84,24 @@ def test_baked_backbone_exports_to_onnx_without_resize_or_einsum():
         ref = model(x).numpy()
     assert got.shape == ref.shape
     assert abs(got - ref).max() < 1e-4
+
+
+def test_baked_window_block_projects_only_real_tokens_with_the_same_result():
+    """MMDetection runs qkv/proj on the zero padding too; the baked blocks do not, and a
+    padded token still attends as the qkv bias (what a zero token projects to)."""
+    model = tiny_vit()
+    randomise_rel_pos(model)
+    with torch.no_grad():
+        for block in model.blocks:
+            block.attn.qkv.bias.normal_(0, 1.0)  # padding keys/values = the bias: must count
+    model.eval()
+    x = torch.randn(1, 3, 64, 64)
+    rows: list[int] = []
+    window_proj = model.blocks[0].attn.proj
+    hook = window_proj.register_forward_hook(lambda m, i, o: rows.append(i[0][..., 0].numel()))
+    with torch.no_grad():
+        ref = model(x)
+        baked = model.bake_for_export()(x)
+    hook.remove()
+    assert rows == [6 * 6, 4 * 4]  # 4x4 tokens padded to 6x6 for window 3; baked: real only
+    torch.testing.assert_close(baked, ref, rtol=0, atol=1e-6)

@@ -221,8 +221,13 @@ class Attention(nn.Module):
         return gather_rel_pos(h, h, self.rel_pos_h), gather_rel_pos(w, w, self.rel_pos_w)
 
     def forward(self, x: Tensor) -> Tensor:
-        b, h, w, _ = x.shape
-        qkv = self.qkv(x).reshape(b, h * w, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)
+        return self.proj(self.attend(self.qkv(x)))
+
+    def attend(self, qkv: Tensor) -> Tensor:
+        """Attention between projections: ``(B, H, W, 3C)`` qkv → ``(B, H, W, C)``, before
+        ``proj``."""
+        b, h, w, _ = qkv.shape
+        qkv = qkv.reshape(b, h * w, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.reshape(3, b * self.num_heads, h * w, -1).unbind(0)
         attn = (q * self.scale) @ k.transpose(-2, -1)
         if self.use_rel_pos:
@@ -230,8 +235,7 @@ class Attention(nn.Module):
             attn = add_decomposed_rel_pos(attn, q, rel_h, rel_w, (h, w), (h, w))
         attn = attn.softmax(dim=-1)
         out = (attn @ v).reshape(b, self.num_heads, h, w, -1)
-        out = out.permute(0, 2, 3, 1, 4).reshape(b, h, w, -1)
-        return self.proj(out)
+        return out.permute(0, 2, 3, 1, 4).reshape(b, h, w, -1)
 
 
 class Mlp(nn.Module):
@@ -297,11 +301,15 @@ class Block(nn.Module):
         self.norm2 = build_layer_norm(norm_cfg, dim)
         self.mlp = Mlp(dim, int(dim * mlp_ratio), act_cfg=act_cfg)
         self.window_size = window_size
+        #: Project only the real tokens of a windowed block (set by ``ViT.bake_for_export``).
+        self.project_real_tokens = False
 
     def forward(self, x: Tensor) -> Tensor:
         shortcut = x
         x = self.norm1(x)
-        if self.window_size > 0:
+        if self.window_size > 0 and self.project_real_tokens:
+            x = self.windowed_attention_on_real_tokens(x)
+        elif self.window_size > 0:
             h, w = x.shape[1], x.shape[2]
             x, pad_hw = window_partition(x, self.window_size)
             x = self.attn(x)
@@ -310,6 +318,22 @@ class Block(nn.Module):
             x = self.attn(x)
         x = shortcut + self.drop_path(x)
         return x + self.drop_path(self.mlp(self.norm2(x)))
+
+    def windowed_attention_on_real_tokens(self, x: Tensor) -> Tensor:
+        """Windowed attention with the same result, without projecting the padding.
+
+        MMDetection pads the normed map with zeros to whole windows and runs qkv and proj on
+        every padded token too (at 1024 px, 64 → 70 tokens a side: 20% more rows). A zero
+        token's qkv is the qkv bias, so here the map is projected without bias, padded with
+        zeros, and the bias added after; proj runs after the padding is cropped again.
+        """
+        h, w = x.shape[1], x.shape[2]
+        qkv = self.attn.qkv
+        windows, pad_hw = window_partition(F.linear(x, qkv.weight), self.window_size)
+        if qkv.bias is not None:
+            windows = windows + qkv.bias
+        out = window_unpartition(self.attn.attend(windows), self.window_size, pad_hw, (h, w))
+        return self.attn.proj(out)
 
 
 class PatchEmbed(nn.Module):
@@ -481,7 +505,9 @@ class ViT(BaseModule):
 
         The resized pos-embed (bicubic) and every block's gathered relative-position tables
         become non-persistent buffers, so a graph exported at this size contains no Resize and
-        no table Gather. Outputs are unchanged. Calling ``train()`` drops the cache.
+        no table Gather; windowed blocks project only the real tokens
+        (:meth:`Block.windowed_attention_on_real_tokens`). Outputs are unchanged up to float
+        rounding. Calling ``train()`` drops the cache.
 
         Args:
             grid_hw: token grid of the export input; defaults to ``img_size / patch_size``.
@@ -494,6 +520,7 @@ class ViT(BaseModule):
         for block in self.blocks:
             size = (block.window_size,) * 2 if block.window_size > 0 else (h, w)
             block.attn.bake_rel_pos(size)
+            block.project_real_tokens = True
         self.baked_grid = (h, w)
         return self
 
@@ -503,6 +530,7 @@ class ViT(BaseModule):
         self.baked_grid = None
         for block in self.blocks:
             block.attn.unbake()
+            block.project_real_tokens = False
         return self
 
     def train(self, mode: bool = True) -> ViT:
