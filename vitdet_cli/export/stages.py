@@ -6,10 +6,10 @@
   graph ``p2..p5`` + ``rois`` (K, 5) → ``mask_pred`` (K, C, 28, 28).
 
 Anchors, decoding, NMS and mask pasting stay on the host (numpy). The RoI graphs map each RoI
-to its pyramid level inside the graph and pool with one ONNX ``RoiAlign`` over the levels
-stacked as a batch (static shapes: no per-level gather). In eager mode the same modules pool
-each level's RoIs with mmcv's ``roi_align``, i.e. exactly what the trained model does; export's
-checks compare the two.
+to its pyramid level inside the graph (every level pools every RoI, those of other levels as a
+one-pixel box that costs almost nothing, then a mask selects — static shapes, as mmdet's own
+ONNX path does) and pool with ONNX ``RoiAlign``. In eager mode the same modules pool with
+mmcv's ``roi_align``, i.e. exactly what the trained model does.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 LEVELS = ("p2", "p3", "p4", "p5", "p6")
@@ -89,57 +88,25 @@ class RoiFeatures(nn.Module):
         return lvl.clamp(min=0, max=len(self.strides) - 1)
 
     def forward(self, feats: Sequence[Tensor], rois: Tensor) -> Tensor:
-        """Each RoI pooled on its own level: per level in eager mode, as mmdet does (bit for
-        bit), and by one RoiAlign over :func:`level_stack` when exported (static shapes)."""
-        if torch.onnx.is_in_onnx_export():
-            return self.pooled_from_level_stack(feats, rois)
-        return self.pooled_per_level(feats, rois)
-
-    def pooled_per_level(self, feats: Sequence[Tensor], rois: Tensor) -> Tensor:
-        """mmdet's way: each level pools the RoIs mapped to it (dynamic shapes)."""
+        """Pool every RoI on every level, keep each RoI's own level. On a level not its own a
+        RoI's box is shrunk to one feature pixel at (0, 0) first: its pooled values are zeroed
+        either way, but adaptive sampling (ratio 0) takes about (box side / stride / out)²
+        samples per bin, so a large RoI pooled on p2 cost far more than on its own level. ViT-B
+        at 1024, bbox graph on ONNX Runtime, 2 busy cores: 1000 RoIs of 8–300 px sides 3.8 →
+        2.5 s (RoiAlign had been 1.7 s of it); the random-weight benchmark's proposals (96% on
+        p2 already) 1.59 → 1.44 s. One pixel, not a point: a zero-size box makes adaptive
+        sampling 0/0, which OpenVINO's RoiAlign returns as NaN (and NaN × 0 stays NaN). The
+        kept RoIs' boxes are unchanged (× 1 + 0), so the result is bit for bit the same."""
         lvl = self.levels(rois)
-        out = rois.new_zeros(rois.shape[0], feats[0].shape[1], self.out, self.out)
+        out = None
         for i, (feat, stride) in enumerate(zip(feats, self.strides)):
-            idx = torch.nonzero(lvl == i, as_tuple=True)[0]
-            if idx.numel():
-                out[idx] = _RoiAlign.apply(feat, rois[idx], self.out, 1.0 / stride, self.ratio)
+            keep = (lvl == i).to(rois.dtype).view(-1, 1)
+            pixel = rois.new_tensor([[0.0, 0.0, stride, stride]])
+            own = torch.cat([rois[:, :1], rois[:, 1:] * keep + pixel * (1 - keep)], dim=1)
+            pooled = _RoiAlign.apply(feat, own, self.out, 1.0 / stride, self.ratio)
+            pooled = pooled * keep.view(-1, 1, 1, 1)
+            out = pooled if out is None else out + pooled
         return out
-
-    def pooled_from_level_stack(self, feats: Sequence[Tensor], rois: Tensor) -> Tensor:
-        """One RoiAlign, each RoI sampled only on its own level (single-image graphs: the
-        RoIs' batch column is replaced by their level, a slot of :func:`level_stack`).
-
-        Each box is scaled to its level before RoiAlign (``spatial_scale`` 1), the same
-        product RoiAlign forms from the level's scale, so the sampling grid is unchanged. It
-        replaces pooling every RoI on all four levels and masking: off-level RoIs, even as
-        one-pixel boxes, still cost 49 samples × channels each (ViT-B at 1024, 1000 RoIs,
-        ONNX Runtime: ~30% of the bbox graph's RoiAlign time, plus the masking).
-        """
-        lvl = self.levels(rois)
-        slots = torch.arange(len(self.strides), dtype=lvl.dtype).view(1, -1)
-        one_hot = (lvl.view(-1, 1) == slots).to(rois.dtype)
-        scale = one_hot @ rois.new_tensor([[1.0 / s] for s in self.strides])
-        stacked = torch.cat([lvl.view(-1, 1), rois[:, 1:] * scale], dim=1)
-        return _RoiAlign.apply(level_stack(feats), stacked, self.out, 1.0, self.ratio)
-
-
-def level_stack(feats: Sequence[Tensor]) -> Tensor:
-    """Single-image levels ``(1, C, H_i, W_i)`` as one batch ``(L, C, H_0 + 1, W_0 + 1)``: level
-    ``i`` in slot ``i`` at the origin, its last row and column repeated once, zeros beyond.
-
-    RoiAlign clamps a sample between the last pixel centre and the edge to the last pixel;
-    interpolating towards the repeated pixel gives that value, where the zeros would not. Boxes
-    clipped to the image never sample further out.
-    """
-    height = max(int(f.shape[2]) for f in feats) + 1
-    width = max(int(f.shape[3]) for f in feats) + 1
-    slots = []
-    for feat in feats:
-        feat = torch.cat([feat, feat[:, :, -1:]], dim=2)
-        feat = torch.cat([feat, feat[:, :, :, -1:]], dim=3)
-        pad = (0, width - int(feat.shape[3]), 0, height - int(feat.shape[2]))
-        slots.append(F.pad(feat, pad) if any(pad) else feat)
-    return torch.cat(slots, dim=0)
 
 
 class BackboneGraph(nn.Module):
