@@ -60,9 +60,9 @@ def pipeline_runner(stack: ExitStack, artifacts, backend, image: Path) -> tuple[
     return (lambda: model(pixels)), backend_label(model.backend)
 
 
-def interleaved(runners: dict[str, Callable], repeat: int) -> dict[str, float]:
-    """Median ms of each runner: one warm-up each, then ``repeat`` rounds of one run each,
-    the order rotated every round."""
+def interleaved(runners: dict[str, Callable], repeat: int) -> dict[str, list[float]]:
+    """ms of each runner's timed runs: one warm-up each, then ``repeat`` rounds of one run
+    each, the order rotated every round."""
     for run in runners.values():
         run()
     names = list(runners)
@@ -72,7 +72,7 @@ def interleaved(runners: dict[str, Callable], repeat: int) -> dict[str, float]:
             t0 = time.perf_counter()
             runners[name]()
             times[name].append((time.perf_counter() - t0) * 1e3)
-    return {n: statistics.median(t) for n, t in times.items()}
+    return times
 
 
 def main() -> None:
@@ -100,7 +100,9 @@ def main() -> None:
                 choices[stage] = tuple(spec.split(":", 1))
             runners["also"], labels["also"] = pipeline_runner(stack, art, choices, image)
         runners["torch"] = torch_runner(ckpt, config, image)
-        medians = interleaved(runners, args.repeat)
+        times = interleaved(runners, args.repeat)
+    medians = {n: statistics.median(t) for n, t in times.items()}
+    best = {n: min(t) for n, t in times.items()}
     tuned_ms, ort_ms, torch_ms = medians["tuned"], medians["onnxruntime"], medians["torch"]
     also = {"config": labels["also"], "ms": round(medians["also"], 1)} if args.also else {}
     stages = {}
@@ -127,6 +129,9 @@ def main() -> None:
         "tuned_vs_eager": round(torch_ms / tuned_ms, 3),
         "tuned_vs_onnxruntime": round(ort_ms / tuned_ms, 3),
         "onnxruntime_vs_eager": round(torch_ms / ort_ms, 3),
+        "rounds": args.repeat,
+        "runs_ms": {n: [round(v) for v in t] for n, t in times.items()},
+        "best_tuned_vs_eager": round(best["torch"] / best["tuned"], 3),
     }
     if also:
         row["also"] = {**also, "vs_eager": round(torch_ms / also["ms"], 3)}
@@ -142,6 +147,10 @@ def main() -> None:
     print(f"ratios: tuned vs eager {row['tuned_vs_eager']:.2f}x (aim >= 2x), tuned vs ONNX "
           f"Runtime {row['tuned_vs_onnxruntime']:.2f}x, ONNX Runtime vs eager "
           f"{row['onnxruntime_vs_eager']:.2f}x")  # fmt: skip
+    print(f"runs (ms, {args.repeat} interleaved rounds): "
+          + "; ".join(f"{n} {v}" for n, v in row["runs_ms"].items()))  # fmt: skip
+    print(f"fastest run of each: tuned vs eager {row['best_tuned_vs_eager']:.2f}x "
+          "(a neighbour's load only adds time)")  # fmt: skip
     if also:
         ratio = row["also"]["vs_eager"]
         print(f"also [{also['config']}]: {also['ms']:.0f} ms/img, {ratio:.2f}x eager "
