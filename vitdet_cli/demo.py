@@ -87,6 +87,8 @@ def train_step(
     plan = api.plan_training(config, **kw)
     if before is not None and (retrain or before != dumped.read_text()):
         aside = work_dir.with_name(work_dir.name + ".previous")
+        why = "--retrain" if retrain else f"the config differs from {dumped}'s"
+        progress.note(f"training again ({why}); the previous run is moved to {aside}")
         shutil.rmtree(aside, ignore_errors=True)
         work_dir.rename(aside)
         plan = api.plan_training(config, **kw)

@@ -36,6 +36,7 @@ def test_demo_runs_every_step_and_reuses_the_training(cli_json, tiny_overrides, 
     result, changed = cli_json("demo", "--work-dir", str(work), *sets, "--set", "train.lr=1e-4")
     assert result.exit_code == 0, result.output
     assert changed["trained_now"] and changed["train"]["resumed_from"] is None
+    assert "training again (the config differs" in " ".join(result.output.split())
     assert (work / "train.previous" / "iter_3.pth").is_file()
 
 
