@@ -91,6 +91,7 @@ def train_step(
         progress.note(f"training again ({why}); the previous run is moved to {aside}")
         shutil.rmtree(aside, ignore_errors=True)
         work_dir.rename(aside)
+        (aside / dumped.name).write_text(before)  # planning overwrote it: keep the run's own
         plan = api.plan_training(config, **kw)
     max_iters = int(plan.summary["max_iters"])
     if _finished(work_dir, max_iters) is not None:

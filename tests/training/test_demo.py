@@ -38,6 +38,8 @@ def test_demo_runs_every_step_and_reuses_the_training(cli_json, tiny_overrides, 
     assert changed["trained_now"] and changed["train"]["resumed_from"] is None
     assert "training again (the config differs" in " ".join(result.output.split())
     assert (work / "train.previous" / "iter_3.pth").is_file()
+    previous, now = (work / d / "vitdet_config.py" for d in ("train.previous", "train"))
+    assert previous.read_text() != now.read_text()  # the moved run keeps its own config
 
 
 def test_demo_refuses_an_unknown_backend_before_training(cli, tmp_path):
