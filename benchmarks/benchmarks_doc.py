@@ -231,7 +231,7 @@ def main() -> None:
         parts.append(
             script_section(
                 "ViT-B at 1024: tuned pipeline vs ONNX Runtime vs PyTorch eager",
-                ["benchmarks/tuned_speed.py", "--work", str(SPEED_WORK),
+                ["benchmarks/tuned_speed.py", "--work", str(SPEED_WORK), "--repeat", "5",
                  "--also", "backbone=openvino:bf16"],  # fmt: skip
                 "Random weights (timing does not depend on them; accuracy cannot be judged on "
                 "them: the `--also` line is speed only, the tune section above gives the gate's "
