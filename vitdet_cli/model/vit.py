@@ -307,15 +307,15 @@ class Block(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         shortcut = x
         x = self.norm1(x)
-        if self.window_size > 0 and self.project_real_tokens:
+        if self.window_size == 0:
+            x = self.attn(x)
+        elif self.project_real_tokens:
             x = self.windowed_attention_on_real_tokens(x)
-        elif self.window_size > 0:
+        else:
             h, w = x.shape[1], x.shape[2]
             x, pad_hw = window_partition(x, self.window_size)
             x = self.attn(x)
             x = window_unpartition(x, self.window_size, pad_hw, (h, w))
-        else:
-            x = self.attn(x)
         x = shortcut + self.drop_path(x)
         return x + self.drop_path(self.mlp(self.norm2(x)))
 
