@@ -16,7 +16,7 @@ from typing import Callable, Optional
 
 from vitdet_cli.artifacts import Artifacts
 from vitdet_cli.artifacts.model_config import TRAIN_NAME
-from vitdet_cli.atomic import write_json_atomic
+from vitdet_cli.atomic import write_bytes_atomic, write_json_atomic
 from vitdet_cli.compare.api import compare_runs
 from vitdet_cli.config.loader import load_config
 from vitdet_cli.data.resolve import from_annotations
@@ -91,7 +91,8 @@ def train_step(
         progress.note(f"training again ({why}); the previous run is moved to {aside}")
         shutil.rmtree(aside, ignore_errors=True)
         work_dir.rename(aside)
-        (aside / dumped.name).write_text(before)  # planning overwrote it: keep the run's own
+        # planning overwrote it: the moved run keeps its own
+        write_bytes_atomic(aside / dumped.name, before.encode())
         plan = api.plan_training(config, **kw)
     max_iters = int(plan.summary["max_iters"])
     if _finished(work_dir, max_iters) is not None:
