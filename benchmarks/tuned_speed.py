@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import statistics
-import time
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Callable
@@ -60,21 +59,6 @@ def pipeline_runner(stack: ExitStack, artifacts, backend, image: Path) -> tuple[
     return (lambda: model(pixels)), backend_label(model.backend)
 
 
-def interleaved(runners: dict[str, Callable], repeat: int) -> dict[str, list[float]]:
-    """ms of each runner's timed runs: one warm-up each, then ``repeat`` rounds of one run
-    each, the order rotated every round."""
-    for run in runners.values():
-        run()
-    names = list(runners)
-    times: dict[str, list[float]] = {n: [] for n in names}
-    for r in range(repeat):
-        for name in names[r % len(names) :] + names[: r % len(names)]:
-            t0 = time.perf_counter()
-            runners[name]()
-            times[name].append((time.perf_counter() - t0) * 1e3)
-    return times
-
-
 def main() -> None:
     ap = model_args(__doc__.splitlines()[0], Path("/tmp/vitdet_tuned"))
     ap.add_argument("--reuse", action="store_true", help="reuse the export in --work")
@@ -83,6 +67,7 @@ def main() -> None:
     import torch
 
     from vitdet_cli.artifacts import Artifacts
+    from vitdet_cli.runtime.timing import interleaved
     from vitdet_cli.tune import tune_artifacts
 
     ckpt, config, image = prepared(args)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from vitdet_cli.artifacts import Artifacts, verify_folder
-from vitdet_cli.artifacts.layout import STAGES, TUNING
+from vitdet_cli.artifacts.layout import STAGE_GRAPHS, STAGES, TUNING
 from vitdet_cli.artifacts.manifest import read_manifest, write_manifest
 from vitdet_cli.compare.tensors import tensor_parity
 from vitdet_cli.data.resolve import from_annotations
@@ -270,37 +270,78 @@ def test_chosen_int8_graphs_are_sealed_and_run(folder, synth_val, monkeypatch) -
     assert err.value.code == "artifacts_tampered"
 
 
-def test_a_single_runtime_replaces_a_slower_mix(monkeypatch) -> None:
+def _mixed_report():
+    """Per-stage trials where OpenVINO wins the backbone alone: the choices mix runtimes."""
     from vitdet_cli.tune import api
 
     trials = [
         _trial(s, b, ms, 0.0) for s in STAGES for b, ms in (("onnxruntime", 5), ("openvino", 9))
     ]
     trials[1].times_ms = [1.0]  # openvino fastest on the backbone alone
-    report = api.TuneReport(
-        Path("x"),
-        "fp32",
-        [Candidate("onnxruntime"), Candidate("openvino")],
-        [],
-        "",
-        1,
-        1,
-        trials=trials,
-    )
+    cands = [Candidate("onnxruntime"), Candidate("openvino")]
+    report = api.TuneReport(Path("x"), "fp32", cands, [], "", 1, 1, trials=trials)
     for stage in STAGES:
         report.choices[stage] = choose_exact([t for t in trials if t.stage == stage])
     assert report.choices["backbone"].candidate.backend == "openvino"
-    whole = {"tuned": 30.0, "onnxruntime": 20.0, "openvino": 40.0}  # ms: the mix loses
+    return report
 
-    def time_config(_art, choices, *_):
-        runtimes = {backend for backend, _ in choices.values()}
-        return whole["tuned" if len(runtimes) > 1 else runtimes.pop()]
 
-    monkeypatch.setattr(api, "time_config", time_config)
-    api.confirm_pipeline(None, report, None, 1, 1, 0, lambda _m: None)
+@pytest.mark.parametrize(
+    "alone_ms, replaced",
+    [(20.0, True), (29.0, False)],  # a third faster alone: replaced; 3% faster: noise
+    ids=["clearly-faster-alone", "within-the-margin"],
+)
+def test_a_single_runtime_replaces_the_mix_only_when_clearly_faster(
+    monkeypatch, alone_ms, replaced
+) -> None:
+    from vitdet_cli.tune import api
+
+    report = _mixed_report()
+    whole = {"tuned": 30.0, "onnxruntime": alone_ms, "openvino": 40.0}
+    seen = {}
+
+    def time_pipelines(_art, configs, _image, _warmup, rounds, *_):
+        seen.update(configs)
+        return {name: [whole[name]] * rounds for name in configs}
+
+    monkeypatch.setattr(api, "time_pipelines", time_pipelines)
+    assert 1 - 29.0 / 30.0 < api.CONFIRM_MARGIN < 1 - 20.0 / 30.0
+    api.confirm_pipeline(None, report, None, 1, 3, 0, lambda _m: None)
+    assert list(seen) == ["tuned", "onnxruntime", "openvino"]  # all timed in one call
+    assert {s: c[0] for s, c in seen["tuned"].items()}["backbone"] == "openvino"
     assert [p["pipeline"] for p in report.pipelines] == ["tuned", "onnxruntime", "openvino"]
-    assert {t.candidate.backend for t in report.choices.values()} == {"onnxruntime"}
-    assert trials[1].status == "accepted" and "whole pipeline" in trials[1].why
+    assert report.pipelines[1]["runs_ms"] == [alone_ms] * 3
+    backbone = report.trials[1]  # openvino on the backbone
+    if replaced:
+        assert {t.candidate.backend for t in report.choices.values()} == {"onnxruntime"}
+        assert backbone.status == "accepted" and "whole pipeline" in backbone.why
+    else:
+        assert report.choices["backbone"] is backbone and backbone.status == "chosen"
+
+
+@needs_both
+def test_pipelines_share_one_session_per_stage_graph_and_runtime(folder) -> None:
+    from vitdet_cli.tune.api import sample_for
+    from vitdet_cli.tune.pipelines import SessionPool, time_pipelines
+
+    art = Artifacts.open(folder)
+    alone = {r: {s: (r, "fp32") for s in STAGES} for r in ("onnxruntime", "openvino")}
+    mix = {**alone["onnxruntime"], "backbone": ("openvino", "fp32")}
+    image = sample_for(art, None)[0]
+    with SessionPool(art) as pool:
+        models = {"tuned": pool.model(mix), **{r: pool.model(c) for r, c in alone.items()}}
+        graphs = [(s, g) for s in STAGES for g in STAGE_GRAPHS[s]]
+        assert len(pool._sessions) == 2 * len(graphs)  # not one copy per configuration
+        for stage, graph in graphs:
+            runtime = mix[stage][0]
+            lent = models["tuned"].sessions[stage, graph]
+            assert lent.inner is models[runtime].sessions[stage, graph].inner
+        want = models["onnxruntime"](image)
+        models["onnxruntime"].close()  # a configuration closing leaves the shared sessions open
+        got = models["tuned"](image)
+        np.testing.assert_allclose(got.boxes, want.boxes, atol=1e-2)
+    runs = time_pipelines(art, {"tuned": mix, **alone}, image, warmup=1, rounds=2)
+    assert {n: len(t) for n, t in runs.items()} == {"tuned": 2, "onnxruntime": 2, "openvino": 2}
 
 
 def test_the_tuner_loads_no_torch() -> None:

@@ -122,7 +122,10 @@ def command(
                 for s, c in data_out["choices"].items()
             )
             for p in report.pipelines:
-                console.print(f"whole pipeline, {p['pipeline']}: {p['median_ms']:.1f} ms")
+                runs = ", ".join(f"{v:.0f}" for v in p["runs_ms"])
+                console.print(
+                    f"whole pipeline, {p['pipeline']}: {p['median_ms']:.1f} ms (runs: {runs})"
+                )
             console.print(f"chosen: {chosen}")
             gate = report.gate
             if gate.get("judged"):

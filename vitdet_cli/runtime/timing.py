@@ -3,13 +3,13 @@
 :data:`STEPS` is the one list of step names, in pipeline order: the four stage graphs and the
 host steps between them. :func:`~vitdet_cli.runtime.host.run_pipeline` times every step of one
 image with a :class:`StepTimer`; :class:`TimingStats` summarises many such runs (what infer,
-bench and the timing tables show).
+bench and the timing tables show); :func:`interleaved` times configurations against each other.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -47,6 +47,25 @@ class StepTimer:
         t0 = time.perf_counter()
         yield
         self.ms[name] += (time.perf_counter() - t0) * 1e3
+
+
+def interleaved(
+    runners: Mapping[str, Callable[[], object]], rounds: int, warmup: int = 1
+) -> dict[str, list[float]]:
+    """Wall ms of each runner's timed runs: ``warmup`` untimed runs each, then ``rounds`` rounds
+    that run every runner once, the order rotated every round, so that a neighbour's load
+    spreads over all of them instead of landing on whichever ran then."""
+    for run in runners.values():
+        for _ in range(warmup):
+            run()
+    names = list(runners)
+    times: dict[str, list[float]] = {n: [] for n in names}
+    for r in range(rounds):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            t0 = time.perf_counter()
+            runners[name]()
+            times[name].append((time.perf_counter() - t0) * 1e3)
+    return times
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,9 @@
 2. Each stage is timed on every candidate with those inputs; its outputs are diffed with the
    reference's as ``compare`` diffs stage tensors. The fastest fp32 candidate within the
    tolerance is the stage's exact choice.
-3. The mixed pipeline is timed whole against each runtime alone on the same image (runtimes in
-   one process share the cores: a stage's time alone does not promise the mix's); the fastest
-   whole pipeline wins.
+3. The mixed pipeline is timed whole against each runtime alone on the same image, in
+   interleaved rounds (runtimes in one process share the cores: a stage's time alone does not
+   promise the mix's); a single runtime replaces the mix only when clearly faster.
 4. With ``precision="auto"``, a lower-precision candidate faster than a stage's exact choice is
    admitted only when the whole pipeline with it still passes :class:`~vitdet_cli.tune.gate.Gate`
    on a dataset (stages tried one at a time, largest saving first, each on top of those
@@ -40,11 +40,10 @@ from vitdet_cli.data.resolve import Dataset
 from vitdet_cli.data.synth import sample_image
 from vitdet_cli.errors import VitdetError
 from vitdet_cli.runtime.backends import backend_class
-from vitdet_cli.runtime.backends.tuned import TunedBackend, stage_backend
+from vitdet_cli.runtime.backends.tuned import stage_backend
 from vitdet_cli.runtime.host_config import HostConfig
 from vitdet_cli.runtime.images import read_image
 from vitdet_cli.runtime.staged import Recorded, StagedModel
-from vitdet_cli.runtime.timing import StepTimer
 from vitdet_cli.tune.candidates import REFERENCE, Candidate, candidates
 from vitdet_cli.tune.gate import Gate, judge, run_config
 from vitdet_cli.tune.measure import Trial, measure_stage
@@ -57,9 +56,13 @@ from vitdet_cli.tune.npu import (
     plan_om,
     seal_om,
 )
+from vitdet_cli.tune.pipelines import time_pipelines
 from vitdet_cli.tune.quantize import quantize_stage, sealed_rel
 
 PRECISION_MODES = ("fp32", "auto")
+CONFIRM_MARGIN = 0.05
+"""How much faster (by median) a single runtime's whole pipeline must be to replace the
+per-stage mix: less is within this machine kind's noise between interleaved rounds."""
 TARGETS = ("cpu", "npu")
 Files = dict[tuple[str, Candidate], dict[str, Path]]
 Step = Callable[[str], None]
@@ -263,21 +266,6 @@ def _prepare_files(art, stage, cand: Candidate, scratch: Path, report: TuneRepor
     return report.int8_errors.get(stage, "")
 
 
-def time_config(
-    art, choices, image, warmup: int, repeat: int, threads: int, files=None, om=None
-) -> float:
-    """Median ms of the whole pipeline with each stage on its (backend, precision) (``files``,
-    ``om``: as :class:`TunedBackend` takes them)."""
-    times = []
-    with StagedModel(art, TunedBackend(choices, threads, files, om)) as model:
-        for i in range(warmup + max(1, repeat)):
-            timer = StepTimer()
-            model(image, timer=timer)
-            if i >= warmup:
-                times.append(sum(timer.ms.values()))
-    return float(np.median(times))
-
-
 def _ok(report: TuneReport, stage: str, cand: Candidate) -> Optional[Trial]:
     """The trial of ``cand`` on ``stage`` when its outputs were within the tolerance."""
     return next(
@@ -287,8 +275,9 @@ def _ok(report: TuneReport, stage: str, cand: Candidate) -> Optional[Trial]:
 
 
 def confirm_pipeline(art, report, image, warmup, repeat, threads, step) -> None:
-    """Step 3 of the module doc: when the per-stage choices mix runtimes, time the mix and each
-    runtime alone; a single runtime that runs the whole pipeline faster replaces the mix."""
+    """Step 3 of the module doc: when the per-stage choices mix runtimes, time the mix against
+    each runtime alone in interleaved rounds; a single runtime replaces the mix only when its
+    median is at least :data:`CONFIRM_MARGIN` faster (the per-stage timings favour the mix)."""
     mix = {s: (t.candidate.backend, t.candidate.precision) for s, t in report.choices.items()}
     runtimes = [
         c.backend
@@ -298,13 +287,17 @@ def confirm_pipeline(art, report, image, warmup, repeat, threads, step) -> None:
     if len({b for b, _ in mix.values()}) < 2:
         return
     configs = {"tuned": mix, **{r: {s: (r, "fp32") for s in STAGES} for r in runtimes}}
-    for name, choices in configs.items():
-        step(f"whole pipeline: {name}")
-        files = report.files_of(choices)
-        ms = time_config(art, choices, image, warmup, repeat, threads, files, report.om_options)
-        report.pipelines.append({"pipeline": name, "median_ms": ms})
-    best = min(report.pipelines, key=lambda p: p["median_ms"])
-    if best["pipeline"] == "tuned":
+    step(f"whole pipeline: {', '.join(configs)} in {max(1, repeat)} interleaved rounds")
+    files = {name: report.files_of(choices) for name, choices in configs.items()}
+    runs = time_pipelines(art, configs, image, warmup, repeat, threads, files, report.om_options)
+    for name, ms in runs.items():
+        runs_ms = [round(v, 1) for v in ms]
+        report.pipelines.append(
+            {"pipeline": name, "median_ms": float(np.median(ms)), "runs_ms": runs_ms}
+        )
+    tuned = report.pipelines[0]["median_ms"]
+    best = min(report.pipelines[1:], key=lambda p: p["median_ms"], default=None)
+    if best is None or best["median_ms"] > (1 - CONFIRM_MARGIN) * tuned:
         return
     for stage, old in report.choices.items():
         new = _ok(report, stage, Candidate(best["pipeline"]))

@@ -114,11 +114,22 @@ class TunedBackend(Backend):
         return ", ".join(f"{s}: {b} {p}" for s, (b, p) in self.choices.items())
 
     def open(self, artifacts: Artifacts, stage: str, graph: str) -> StageSession:
-        key = self.choices[stage]
+        path = self.files.get(stage, {}).get(graph)
+        return self.open_choice(artifacts, stage, graph, self.choices[stage], path)
+
+    def open_choice(
+        self,
+        artifacts: Artifacts,
+        stage: str,
+        graph: str,
+        key: tuple[str, str],
+        path: Optional[Path] = None,
+    ) -> StageSession:
+        """``graph`` of ``stage`` on ``key`` (backend, precision), run from ``path`` when given;
+        backends are made once per key."""
         if key not in self._backends:
             self._backends[key] = stage_backend(*key, threads=self.threads, om=self.om)
         backend = self._backends[key]
-        path = self.files.get(stage, {}).get(graph)
         if path is not None:
             return TunedSession(backend.open_file(artifacts, stage, graph, path), *key)
         if key[1] in NEEDS_FILES:
