@@ -52,6 +52,7 @@ def test_interleaved_warms_up_then_rotates_the_order_every_round():
     assert calls[:6] == list("aabbcc")  # warm-ups, untimed
     assert calls[6:] == list("abc" + "bca" + "cab" + "abc")
     assert {n: len(t) for n, t in times.items()} == {"a": 4, "b": 4, "c": 4}
+    assert interleaved({}, rounds=3) == {}
 
 
 def test_interleaved_times_each_runner_on_its_own():

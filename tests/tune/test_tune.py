@@ -62,17 +62,43 @@ def test_every_candidate_is_timed_and_diffed(folder) -> None:
     assert sum(t["status"] == "chosen" for t in data["trials"]) == len(STAGES)
 
 
-def test_measure_stage_times_all_graphs_of_the_stage(constant_folder) -> None:
-    art = Artifacts.open(constant_folder)
+def _roi_recorded() -> dict:
+    """Feeds and reference outputs of the constant folder's roi graphs (mask off by 0.25)."""
     feeds = {
         ("roi", "bbox"): {"p2": np.zeros((1, 4, 2, 2), np.float32), "rois": np.zeros((4, 5))},
         ("roi", "mask"): {"p2": np.zeros((1, 4, 2, 2), np.float32), "rois": np.zeros((2, 5))},
     }
     ref = {
         ("roi", "bbox"): [np.full((4, 3), 0.5, np.float32), np.full((4, 8), 0.5, np.float32)],
-        ("roi", "mask"): [np.full((2, 2, 4, 4), 0.75, np.float32)],  # off by 0.25
+        ("roi", "mask"): [np.full((2, 2, 4, 4), 0.75, np.float32)],
     }
-    recorded = {k: (feeds[k], ref[k]) for k in feeds}
+    return {k: (feeds[k], ref[k]) for k in feeds}
+
+
+def test_candidates_of_a_stage_are_timed_in_interleaved_rounds(constant_folder, monkeypatch):
+    from vitdet_cli.tune import measure
+
+    calls = []
+
+    def spy(runners, rounds, warmup):
+        calls.append((list(runners), rounds, warmup))
+        return real(runners, rounds, warmup)
+
+    real = measure.interleaved
+    monkeypatch.setattr(measure, "interleaved", spy)
+    art = Artifacts.open(constant_folder)
+    bad = Candidate("onnxruntime", "bf16")  # no such candidate: fails to open
+    good = [Candidate(name) for name, why in available_runtimes().items() if not why]
+    trials = measure.measure_candidates(art, "roi", [bad, *good], _roi_recorded(), 3, 4)
+    assert calls == [(good, 4, 2)]  # one call for all, the failed candidate left out
+    assert [t.candidate for t in trials] == [bad, *good]
+    assert trials[0].status == "failed" and trials[0].times_ms == [] and trials[0].error
+    assert all(len(t.times_ms) == 4 and not t.error for t in trials[1:])
+
+
+def test_measure_stage_times_all_graphs_of_the_stage(constant_folder) -> None:
+    art = Artifacts.open(constant_folder)
+    recorded = _roi_recorded()
     trial = measure_stage(art, "roi", Candidate("onnxruntime"), recorded, repeat=2)
     assert not trial.error and len(trial.times_ms) == 2
     assert [g for g, _ in trial.parity] == ["bbox", "bbox", "mask"]
@@ -232,15 +258,16 @@ def test_chosen_int8_graphs_are_sealed_and_run(folder, synth_val, monkeypatch) -
     own verdicts are tested above); the quantized graphs must then be sealed and used."""
     from vitdet_cli.tune import api
 
-    real = api.measure_stage
+    real = api.measure_candidates
 
     def fast_int8(*args, **kw):
-        trial = real(*args, **kw)
-        if trial.candidate.precision == "int8" and not trial.error:
-            trial.times_ms = [1e-3]
-        return trial
+        trials = real(*args, **kw)
+        for trial in trials:
+            if trial.candidate.precision == "int8" and not trial.error:
+                trial.times_ms = [1e-3]
+        return trials
 
-    monkeypatch.setattr(api, "measure_stage", fast_int8)
+    monkeypatch.setattr(api, "measure_candidates", fast_int8)
     monkeypatch.setattr(
         api,
         "candidates",

@@ -60,7 +60,7 @@ def interleaved(
             run()
     names = list(runners)
     times: dict[str, list[float]] = {n: [] for n in names}
-    for r in range(rounds):
+    for r in range(rounds if names else 0):
         for name in names[r % len(names) :] + names[: r % len(names)]:
             t0 = time.perf_counter()
             runners[name]()

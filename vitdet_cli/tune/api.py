@@ -2,9 +2,9 @@
 
 1. The reference (ONNX Runtime fp32) runs the whole pipeline once on a sample image and records
    every stage's real inputs and outputs, as export feeds its checks.
-2. Each stage is timed on every candidate with those inputs; its outputs are diffed with the
-   reference's as ``compare`` diffs stage tensors. The fastest fp32 candidate within the
-   tolerance is the stage's exact choice.
+2. Each stage is timed on every candidate with those inputs, the candidates in interleaved
+   rounds; their outputs are diffed with the reference's as ``compare`` diffs stage tensors.
+   The fastest fp32 candidate within the tolerance is the stage's exact choice.
 3. The mixed pipeline is timed whole against each runtime alone on the same image, in
    interleaved rounds (runtimes in one process share the cores: a stage's time alone does not
    promise the mix's); a single runtime replaces the mix only when clearly faster.
@@ -46,7 +46,7 @@ from vitdet_cli.runtime.images import read_image
 from vitdet_cli.runtime.staged import Recorded, StagedModel
 from vitdet_cli.tune.candidates import REFERENCE, Candidate, candidates
 from vitdet_cli.tune.gate import Gate, judge, run_config
-from vitdet_cli.tune.measure import Trial, measure_stage
+from vitdet_cli.tune.measure import Trial, measure_candidates
 from vitdet_cli.tune.npu import (
     OM_MODES,
     NpuOptions,
@@ -207,18 +207,20 @@ def tune_artifacts(
         step("recording the reference's stage tensors")
         recorded = record_reference(art, image, threads)
         for stage in STAGES:
-            trials = []
+            failed, ready = [], []
             for cand in found:
-                step(f"{stage}: {cand.label}")
                 error = _prepare_files(art, stage, cand, Path(scratch), report)
                 if error:
-                    trials.append(Trial(stage, cand, error=error, status="failed", why=error))
-                    continue
-                files = report.files.get((stage, cand))
-                om = report.om_options
-                trials.append(
-                    measure_stage(art, stage, cand, recorded, warmup, repeat, threads, files, om)
-                )
+                    failed.append(Trial(stage, cand, error=error, status="failed", why=error))
+                else:
+                    ready.append(cand)
+            step(f"{stage}: {', '.join(c.label for c in ready)} in {repeat} interleaved rounds")
+            files = {c: report.files.get((stage, c), {}) for c in ready}
+            om = report.om_options
+            trials = measure_candidates(
+                art, stage, ready, recorded, warmup, repeat, threads, files, om
+            )
+            trials = sorted(trials + failed, key=lambda t: found.index(t.candidate))
             report.trials += trials
             report.choices[stage] = choose_exact(trials)
         confirm_pipeline(art, report, image, warmup, repeat, threads, step)

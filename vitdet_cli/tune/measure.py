@@ -1,20 +1,22 @@
-"""Time one stage on one candidate with real inputs and diff its outputs with the reference."""
+"""Time one stage on its candidates with real inputs and diff their outputs with the reference."""
 
 from __future__ import annotations
 
 import statistics
-import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Iterator, Mapping, Optional, Sequence
 
 from vitdet_cli.artifacts import Artifacts
 from vitdet_cli.artifacts.layout import STAGE_GRAPHS
 from vitdet_cli.compare.gates import FP32
 from vitdet_cli.compare.tensors import TensorParity, scaled_parity
 from vitdet_cli.errors import VitdetError
+from vitdet_cli.runtime.backends.base import StageSession
 from vitdet_cli.runtime.backends.tuned import TunedBackend
 from vitdet_cli.runtime.staged import Recorded
+from vitdet_cli.runtime.timing import interleaved
 from vitdet_cli.tune.candidates import Candidate
 
 
@@ -94,39 +96,85 @@ def measure_stage(
     files: Optional[dict[str, Path]] = None,
     om: Optional[Mapping[str, Any]] = None,
 ) -> Trial:
-    """Open the stage's graphs on ``candidate`` (``files``: graph → another file to run, e.g.
-    int8 or an OM; ``om``: the om backend's options), run them ``warmup`` + ``repeat`` times
-    on the recorded feeds; a candidate that cannot load or run gives a failed trial, not an
-    error."""
-    trial = Trial(stage, candidate)
-    sessions = {}
-    backend = None
+    """:func:`measure_candidates` of one candidate (``files``: graph → its file)."""
+    files_of = {candidate: files or {}}
+    return measure_candidates(
+        artifacts, stage, [candidate], recorded, warmup, repeat, threads, files_of, om
+    )[0]
+
+
+def measure_candidates(
+    artifacts: Artifacts,
+    stage: str,
+    candidates: Sequence[Candidate],
+    recorded: Recorded,
+    warmup: int = 1,
+    repeat: int = 5,
+    threads: int = 0,
+    files: Optional[Mapping[Candidate, Mapping[str, Path]]] = None,
+    om: Optional[Mapping[str, Any]] = None,
+) -> list[Trial]:
+    """One trial per candidate: the stage's graphs opened on each (``files``: candidate → graph
+    → another file to run, e.g. int8 or an OM; ``om``: the om backend's options), run once on
+    the recorded feeds for the diffs, then timed in interleaved rounds (``warmup`` untimed runs
+    in all, ``repeat`` timed), so that a neighbour's load spreads over every candidate instead
+    of landing on one. A candidate that cannot load or run gives a failed trial, not an error."""
+    trials = {c: Trial(stage, c) for c in candidates}
+    opened: dict[Candidate, tuple[TunedBackend, dict[str, StageSession]]] = {}
     try:
-        choice = {stage: (candidate.backend, candidate.precision)}
-        backend = TunedBackend(choice, threads, {stage: files or {}}, om)
-        for graph in STAGE_GRAPHS[stage]:
-            sessions[graph] = backend.open(artifacts, stage, graph)
-        outputs = {g: s.run(recorded[stage, g][0]) for g, s in sessions.items()}  # 1st warmup
-        for _ in range(max(0, warmup - 1)):
+        for cand, trial in trials.items():
+            backend = TunedBackend({stage: (cand.backend, cand.precision)}, threads, None, om)
+            sessions: dict[str, StageSession] = {}
+            opened[cand] = (backend, sessions)
+            with _failures(trial):
+                paths = (files or {}).get(cand, {})
+                for graph in STAGE_GRAPHS[stage]:
+                    key = (cand.backend, cand.precision)
+                    path = paths.get(graph)
+                    sessions[graph] = backend.open_choice(artifacts, stage, graph, key, path)
+                for graph, session in sessions.items():  # the first warm-up run
+                    outs = session.run(recorded[stage, graph][0])
+                    names = session.meta.output_names
+                    trial.parity += output_parity(graph, outs, recorded[stage, graph][1], names)
+        runners = {
+            cand: _runner(trials[cand], sessions, recorded)
+            for cand, (_, sessions) in opened.items()
+            if not trials[cand].error
+        }
+        times = interleaved(runners, max(1, repeat), max(0, warmup - 1))
+        for cand, ms in times.items():
+            if not trials[cand].error:
+                trials[cand].times_ms = ms
+    finally:
+        for backend, sessions in opened.values():
+            for session in sessions.values():
+                session.close()
+            backend.close()
+    for trial in trials.values():
+        if trial.error:
+            trial.status, trial.why, trial.times_ms = "failed", trial.error, []
+    return list(trials.values())
+
+
+def _runner(trial: Trial, sessions: Mapping[str, StageSession], recorded: Recorded):
+    """One run of every graph of the stage; after a failure (recorded in ``trial``), nothing."""
+
+    def run() -> None:
+        if trial.error:
+            return
+        with _failures(trial):
             for graph, session in sessions.items():
-                session.run(recorded[stage, graph][0])
-        for _ in range(max(1, repeat)):
-            t0 = time.perf_counter()
-            for graph, session in sessions.items():
-                session.run(recorded[stage, graph][0])
-            trial.times_ms.append((time.perf_counter() - t0) * 1e3)
-        for graph, session in sessions.items():
-            names = session.meta.output_names
-            trial.parity += output_parity(graph, outputs[graph], recorded[stage, graph][1], names)
+                session.run(recorded[trial.stage, graph][0])
+
+    return run
+
+
+@contextmanager
+def _failures(trial: Trial) -> Iterator[None]:
+    """Record a runtime's failure as ``trial.error`` (the candidate's row) instead of raising."""
+    try:
+        yield
     except VitdetError as err:
         trial.error = err.message
     except Exception as exc:  # noqa: BLE001 - a runtime's own failure is this candidate's row
         trial.error = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:200]}"
-    finally:
-        for session in sessions.values():
-            session.close()
-        if backend is not None:
-            backend.close()
-    if trial.error:
-        trial.status, trial.why = "failed", trial.error
-    return trial
