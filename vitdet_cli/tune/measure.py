@@ -123,15 +123,14 @@ def measure_candidates(
     opened: dict[Candidate, tuple[TunedBackend, dict[str, StageSession]]] = {}
     try:
         for cand, trial in trials.items():
-            backend = TunedBackend({stage: (cand.backend, cand.precision)}, threads, None, om)
+            choice = {stage: (cand.backend, cand.precision)}
+            paths = {stage: dict((files or {}).get(cand, {}))}
+            backend = TunedBackend(choice, threads, paths, om)
             sessions: dict[str, StageSession] = {}
             opened[cand] = (backend, sessions)
             with _failures(trial):
-                paths = (files or {}).get(cand, {})
                 for graph in STAGE_GRAPHS[stage]:
-                    key = (cand.backend, cand.precision)
-                    path = paths.get(graph)
-                    sessions[graph] = backend.open_choice(artifacts, stage, graph, key, path)
+                    sessions[graph] = backend.open(artifacts, stage, graph)
                 for graph, session in sessions.items():  # the first warm-up run
                     outs = session.run(recorded[stage, graph][0])
                     names = session.meta.output_names
