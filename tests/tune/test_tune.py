@@ -335,7 +335,7 @@ def test_a_single_runtime_replaces_the_mix_only_when_clearly_faster(
     assert 1 - 29.0 / 30.0 < api.CONFIRM_MARGIN < 1 - 20.0 / 30.0
     api.confirm_pipeline(None, report, None, 1, 3, 0, lambda _m: None)
     assert list(seen) == ["tuned", "onnxruntime", "openvino"]  # all timed in one call
-    assert {s: c[0] for s, c in seen["tuned"].items()}["backbone"] == "openvino"
+    assert seen["tuned"]["backbone"] == ("openvino", "fp32")
     assert [p["pipeline"] for p in report.pipelines] == ["tuned", "onnxruntime", "openvino"]
     assert report.pipelines[1]["runs_ms"] == [alone_ms] * 3
     backbone = report.trials[1]  # openvino on the backbone
