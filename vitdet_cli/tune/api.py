@@ -214,7 +214,8 @@ def tune_artifacts(
                     failed.append(Trial(stage, cand, error=error, status="failed", why=error))
                 else:
                     ready.append(cand)
-            step(f"{stage}: {', '.join(c.label for c in ready)} in {repeat} interleaved rounds")
+            rounds = max(1, repeat)
+            step(f"{stage}: {', '.join(c.label for c in ready)} in {rounds} interleaved rounds")
             files = {c: report.files.get((stage, c), {}) for c in ready}
             om = report.om_options
             trials = measure_candidates(

@@ -140,10 +140,8 @@ def measure_candidates(
             for cand, (_, sessions) in opened.items()
             if not trials[cand].error
         }
-        times = interleaved(runners, max(1, repeat), max(0, warmup - 1))
-        for cand, ms in times.items():
-            if not trials[cand].error:
-                trials[cand].times_ms = ms
+        for cand, ms in interleaved(runners, max(1, repeat), max(0, warmup - 1)).items():
+            trials[cand].times_ms = ms  # dropped below if the candidate failed meanwhile
     finally:
         for backend, sessions in opened.values():
             for session in sessions.values():

@@ -59,7 +59,6 @@ class SessionPool:
         self.artifacts = artifacts
         self._opener = TunedBackend({}, threads, None, om)
         self._sessions: dict[tuple[str, str, tuple[str, str]], StageSession] = {}
-        self._models: list[StagedModel] = []
 
     def session(self, stage: str, graph: str, key: tuple[str, str], path: Optional[Path]):
         """The pooled session of ``graph`` of ``stage`` on ``key``, opened on first use."""
@@ -69,14 +68,11 @@ class SessionPool:
         return self._sessions[slot]
 
     def model(self, choices: Choices, files: Optional[FilesOf] = None) -> StagedModel:
-        """The pipeline with each stage on its choice, on pooled sessions."""
-        model = StagedModel(self.artifacts, _PooledBackend(self, choices, files or {}))
-        self._models.append(model)
-        return model
+        """The pipeline with each stage on its choice, on pooled sessions (it holds nothing of
+        its own: closing it is optional, the pool closes the sessions)."""
+        return StagedModel(self.artifacts, _PooledBackend(self, choices, files or {}))
 
     def close(self) -> None:
-        for model in self._models:
-            model.close()
         for sess in self._sessions.values():
             sess.close()
         self._sessions.clear()
